@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Time-scaling arithmetic as the kernel and KVM do it, and the unsigned
+ * __int128 references the oracles (CO4) and the clock_math target compare
+ * them with.  Pure functions: no shared memory, no backend.
+ */
+#ifndef PVFUZZ_CLOCK_MATH_H
+#define PVFUZZ_CLOCK_MATH_H
+
+#include "pvfuzz/pvclock_abi.h"
+#include "pvfuzz/types.h"
+
+/*
+ * arch/x86/include/asm/pvclock.h: shift first (C semantics; the kernel never
+ * sees |shift| >= 64 from KVM, we mask like x86 shl/shr do so the result is
+ * defined), then (delta * mul_frac) >> 32 as mulq + shrd.
+ */
+static inline u64 pvclock_scale_delta(u64 delta, u32 mul_frac, int shift)
+{
+	if (shift < 0)
+		delta >>= (unsigned)-shift & 63;
+	else
+		delta <<= (unsigned)shift & 63;
+	return (u64)(((u128)delta * mul_frac) >> 32);
+}
+
+static inline u64 __pvclock_read_cycles_snap(u64 tsc_timestamp, u64 system_time, u32 mul,
+					     s8 shift, u64 tsc)
+{
+	u64 delta = tsc - tsc_timestamp;
+	return system_time + pvclock_scale_delta(delta, mul, shift);
+}
+
+/* include/linux/math64.h */
+static inline u64 mul_u64_u64_shr(u64 a, u64 mul, unsigned int shift)
+{
+	return (u64)(((u128)a * mul) >> shift);
+}
+
+static inline u64 mul_u64_u32_div(u64 a, u32 mul, u32 divisor)
+{
+	return (u64)(((u128)a * mul) / divisor);
+}
+
+/* arch/x86/kvm/x86.c: div_frac and kvm_get_time_scale */
+static inline u32 div_frac(u32 dividend, u32 divisor)
+{
+	/* (dividend << 32) / divisor; callers guarantee dividend < divisor */
+	return (u32)(((u64)dividend << 32) / divisor);
+}
+
+static inline void kvm_get_time_scale(u64 scaled_hz, u64 base_hz, s8 *pshift, u32 *pmultiplier)
+{
+	u64 scaled64;
+	s32 shift = 0;
+	u64 tps64;
+	u32 tps32;
+
+	tps64 = base_hz;
+	scaled64 = scaled_hz;
+	while (tps64 > scaled64 * 2 || tps64 & 0xffffffff00000000ULL) {
+		tps64 >>= 1;
+		shift--;
+	}
+
+	tps32 = (u32)tps64;
+	while (tps32 <= scaled64 || scaled64 & 0xffffffff00000000ULL) {
+		if (scaled64 & 0xffffffff00000000ULL || tps32 & 0x80000000)
+			scaled64 >>= 1;
+		else
+			tps32 <<= 1;
+		shift++;
+	}
+
+	*pshift = (s8)shift;
+	*pmultiplier = div_frac((u32)scaled64, tps32);
+}
+
+/*
+ * arch/x86/kvm/hyperv.c compute_tsc_page_parameters(): the TSC page that
+ * agrees with a kvmclock record.  False (page must stay invalid) when the
+ * record is not STABLE or scale would overflow 64 bits.
+ */
+static inline bool compute_tsc_page_parameters(const struct pvclock_vcpu_time_info *hv_clock,
+					       u64 *scale, s64 *offset)
+{
+	u64 max_mul;
+
+	if (!(hv_clock->flags & PVCLOCK_TSC_STABLE_BIT))
+		return false;
+	/* KVM's shift is within [-31, 31]; anything else cannot be expressed */
+	if (hv_clock->tsc_shift > 31 || hv_clock->tsc_shift < -31)
+		return false;
+	max_mul = 100ull << (32 - hv_clock->tsc_shift);
+	if (hv_clock->tsc_to_system_mul >= max_mul)
+		return false;
+	*scale = mul_u64_u32_div(1ULL << (32 + hv_clock->tsc_shift),
+				 hv_clock->tsc_to_system_mul, 100);
+	*offset = (s64)(hv_clock->system_time / 100);
+	*offset -= (s64)mul_u64_u64_shr(hv_clock->tsc_timestamp, *scale, 64);
+	return true;
+}
+
+/* ---- 128-bit references (clock-protocols.md section 6) ---- */
+
+static inline u64 ref_pvclock_ns(u64 T, u64 S, u32 mul, int shift, u64 tsc)
+{
+	u128 d = (u64)(tsc - T);
+	if (shift < 0)
+		d = -shift >= 64 ? 0 : d >> -shift;
+	else
+		d = shift >= 64 ? 0 : (u64)(d << shift);
+	return S + (u64)((d * mul) >> 32);
+}
+
+/* Negative delta: the mathematical value is below the record's base. */
+static inline bool ref_pvclock_negative(u64 T, u64 tsc)
+{
+	return (s128)tsc - (s128)T < 0;
+}
+
+static inline u64 ref_hv_time(u64 tsc, u64 scale, s64 offset)
+{
+	return (u64)(((u128)tsc * scale) >> 64) + (u64)offset;
+}
+
+#endif

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * KVM pvclock (kvmclock): the interface every reader and writer - built in
+ * or your own file - is written against.  See docs/byo.md for a worked
+ * example.  Include only this header (it pulls in compat.h and the ABI).
+ *
+ * A READER is guest code: it gets the guest's view (the per-vCPU records in
+ * guest memory and pvclock.c's globals) and returns nanoseconds, or
+ * PVCLOCK_FALLBACK to say "use the syscall" as the vDSO does.
+ *
+ * A WRITER is KVM: it gets struct kvm_clock_host (the VM's clock state and the
+ * guest memory it writes) and implements KVM's update entry points.  Start
+ * from the mainline helpers below and change what your patch changes.
+ */
+#ifndef PVFUZZ_PVCLOCK_H
+#define PVFUZZ_PVCLOCK_H
+
+#include "pvfuzz/clock_math.h"
+#include "pvfuzz/compat.h"
+#include "pvfuzz/pvclock_abi.h"
+#include "pvfuzz/variant.h"
+
+#define PV_MAX_VCPUS 4
+#define PVCLOCK_FALLBACK U64_MAX
+
+/* ------------------------------------------------------------- guest -- */
+
+struct pvclock_guest {
+	struct pvclock_vsyscall_time_info *hv_clock; /* hv_clock_boot[], one per vCPU */
+	int nr_cpus;
+	atomic64_t *last_value;  /* arch/x86/kernel/pvclock.c */
+	u8 valid_flags;          /* pvclock_set_flags(): STABLE if CPUID says so */
+};
+
+struct pvclock_reader_ops {
+	u64 (*read)(struct pvclock_guest *g);
+	/* runs in user space: may be migrated anywhere, even mid-read */
+	bool userspace;
+};
+
+/* The mainline kernel helpers (arch/x86/include/asm/pvclock.h), for reuse. */
+static __always_inline unsigned pvclock_read_begin(const struct pvclock_vcpu_time_info *src)
+{
+	unsigned version = READ_ONCE(src->version) & ~1;
+	/* Make sure that the version is read before the data. */
+	virt_rmb();
+	return version;
+}
+
+static __always_inline bool pvclock_read_retry(const struct pvclock_vcpu_time_info *src,
+					       unsigned version)
+{
+	/* Make sure that the version is re-read after the data. */
+	virt_rmb();
+	return unlikely(version != READ_ONCE(src->version));
+}
+
+/* The kernel reads these fields with plain loads inside the version window. */
+static __always_inline u64 __pvclock_read_cycles(const struct pvclock_vcpu_time_info *src, u64 tsc)
+{
+	u64 delta = tsc - READ_ONCE(src->tsc_timestamp);
+	u64 offset = pvclock_scale_delta(delta, READ_ONCE(src->tsc_to_system_mul),
+					 READ_ONCE(src->tsc_shift));
+	return READ_ONCE(src->system_time) + offset;
+}
+
+static inline struct pvclock_vcpu_time_info *this_cpu_pvti(struct pvclock_guest *g)
+{
+	return &g->hv_clock[smp_processor_id()].pvti;
+}
+
+/* ------------------------------------------------------------- host --- */
+
+/* What KVM keeps per vCPU (vcpu->arch). */
+struct kvm_vcpu_clock {
+	struct pvclock_vcpu_time_info hv_clock; /* last record written (host copy) */
+	s64 tsc_offset;                         /* l1 TSC offset */
+	u32 hw_tsc_khz;                         /* kHz the mul/shift were made for */
+	s8 pvclock_tsc_shift;
+	u32 pvclock_tsc_mul;
+};
+
+/* What KVM keeps per VM (kvm->arch) and the world it runs in. */
+struct kvm_clock_host {
+	struct pvclock_vsyscall_time_info *guest; /* the guest's records (shared) */
+	int nr_vcpus;
+	struct kvm_vcpu_clock vcpu[PV_MAX_VCPUS];
+
+	bool use_master_clock;
+	u64 master_kernel_ns;
+	u64 master_cycle_now;
+	s64 kvmclock_offset;
+	bool tsc_matched;          /* nr_vcpus_matched_tsc + 1 == online_vcpus */
+	bool tsc_always_catchup;   /* software TSC catch-up: update on every exit */
+	u32 tsc_khz;               /* the host's per-CPU cpu_tsc_khz */
+
+	/* The world: host clock and TSC reads (scheduling points in the sim). */
+	u64 (*host_ns)(struct kvm_clock_host *h);       /* get_kvmclock_base_ns() */
+	u64 (*host_tsc)(struct kvm_clock_host *h);      /* rdtsc() on the host */
+	/* kvm_get_time_and_clockread(): one (ns, tsc) pair taken at one instant */
+	void (*host_ns_and_tsc)(struct kvm_clock_host *h, u64 *ns, u64 *tsc);
+	/* a coarse host clock (jiffies-like xtime), for the pre-masterclock writers */
+	u64 (*host_coarse_ns)(struct kvm_clock_host *h);
+	/* KVM_REQ_MCLOCK_INPROGRESS: stop (true) or allow (false) guest entries */
+	void (*freeze_guests)(struct kvm_clock_host *h, bool frozen);
+	/* Ground truth for oracles: the record the writer means to publish. */
+	void (*publish)(struct kvm_clock_host *h, int vcpu, const struct pvclock_vcpu_time_info *rec);
+	void *world;
+};
+
+struct pvclock_writer_ops {
+	/* kvm_update_masterclock(): recompute the master copy, update every vCPU */
+	void (*masterclock_update)(struct kvm_clock_host *h);
+	/* kvm_guest_time_update(v): KVM_REQ_CLOCK_UPDATE on vCPU v */
+	void (*guest_time_update)(struct kvm_clock_host *h, int v);
+	/* publish an explicit record (adversarial payload) for vCPU v */
+	void (*write_record)(struct kvm_clock_host *h, int v, const struct pvclock_vcpu_time_info *ref);
+	/* a hypercall from vCPU v; NULL means mainline kvm_pv_clock_pairing() */
+	u64 (*hypercall)(struct kvm_clock_host *h, int v, u64 nr, u64 arg);
+	/* cpufreq on the host: kHz changes; apply() makes the TSC change speed */
+	void (*tsc_khz_change)(struct kvm_clock_host *h, u32 new_khz,
+			       void (*apply)(struct kvm_clock_host *h, u32 khz));
+};
+
+/* Mainline KVM building blocks (src/clock/pvclock_kvm.c). */
+void kvm_setup_guest_pvclock(struct kvm_clock_host *h, int v, struct pvclock_vcpu_time_info *ref);
+void pvclock_update_vm_gtod_copy(struct kvm_clock_host *h);
+/* The record kvm_guest_time_update() would write; false: retry later. */
+bool kvm_guest_time_compute(struct kvm_clock_host *h, int v, struct pvclock_vcpu_time_info *hv);
+void kvm_guest_time_update(struct kvm_clock_host *h, int v);
+void kvm_update_masterclock(struct kvm_clock_host *h);
+/* The same freeze-update-unfreeze sequence with a writer's own per-vCPU update. */
+void kvm_update_masterclock_with(struct kvm_clock_host *h,
+				 void (*update)(struct kvm_clock_host *h, int v));
+void kvm_write_record(struct kvm_clock_host *h, int v, const struct pvclock_vcpu_time_info *ref);
+u64 kvm_pv_clock_pairing(struct kvm_clock_host *h, int v, u64 nr, u64 arg);
+void kvmclock_cpufreq_notifier(struct kvm_clock_host *h, u32 new_khz,
+			       void (*apply)(struct kvm_clock_host *h, u32 khz));
+/* Freeze/unfreeze guest entry (KVM_REQ_MCLOCK_INPROGRESS). */
+void kvm_start_pvclock_update(struct kvm_clock_host *h);
+void kvm_end_pvclock_update(struct kvm_clock_host *h);
+
+/*
+ * Registration helpers for variant files: the remaining arguments are
+ * designated initializers of struct pv_variant (.expect, .bug, .history,
+ * .scenario, .partner, .flags).
+ */
+#define PVCLOCK_READER(var, fn, user, ...)                                    \
+	static const struct pvclock_reader_ops var##_ops = { fn, user };     \
+	static const struct pv_variant var = {                                \
+		.name = #var, .protocol = PV_PVCLOCK, .role = PV_READER,      \
+		.ops = &var##_ops, .file = __FILE__, __VA_ARGS__              \
+	};                                                                    \
+	PV_REGISTER(var)
+
+#define PVCLOCK_WRITER(var, ops_, ...)                                        \
+	static const struct pv_variant var = {                                \
+		.name = #var, .protocol = PV_PVCLOCK, .role = PV_WRITER,      \
+		.ops = &(ops_), .file = __FILE__, __VA_ARGS__                 \
+	};                                                                    \
+	PV_REGISTER(var)
+
+#endif

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The variant registry: every reader, writer, flush backend, free path and
+ * walker - built in or a user's own file - registers itself here with its
+ * expected outcome.  `pvfuzz list` prints it; targets select from it.
+ */
+#ifndef PVFUZZ_VARIANT_H
+#define PVFUZZ_VARIANT_H
+
+#include "pvfuzz/types.h"
+
+enum pv_protocol {
+	PV_PVCLOCK,      /* KVM pvclock / kvmclock records */
+	PV_HV_TSCPAGE,   /* Hyper-V reference TSC page */
+	PV_CLOCK_MATH,   /* scaling arithmetic */
+	PV_TLB,          /* TLB flush and page-table freeing */
+	PV_NR_PROTOCOLS
+};
+
+enum pv_role {
+	PV_READER,
+	PV_WRITER,
+	PV_FLUSH,        /* TLB flush backend */
+	PV_FREE,         /* page-table free path */
+	PV_WALKER,       /* lockless page-table walker */
+	PV_NR_ROLES
+};
+
+#define PV_MAINLINE 0x1  /* the default of its protocol and role */
+
+struct pv_variant {
+	const char *name;
+	enum pv_protocol protocol;
+	enum pv_role role;
+	unsigned flags;
+	const char *bug;      /* known-bugs.md id (CLK-08, CLK-S1, TLB-01) or NULL */
+	const char *history;  /* one line: what it is and where it comes from */
+	const char *expect;   /* "safe", or the oracle that must fire */
+	const char *scenario; /* what exposes it */
+	const char *partner;  /* the counterpart it must run against (NULL: mainline) */
+	const void *ops;      /* protocol-specific operations */
+	const char *file;     /* source file, so a --reader-file can be found */
+};
+
+void pv_register(const struct pv_variant *v);
+int pv_variant_count(void);
+const struct pv_variant *pv_variant_at(int i); /* sorted by name */
+const struct pv_variant *pv_variant_find(const char *name);
+const struct pv_variant *pv_variant_mainline(enum pv_protocol p, enum pv_role r);
+const char *pv_protocol_name(enum pv_protocol p);
+const char *pv_role_name(enum pv_role r);
+
+/*
+ * Target-side selection from PVFUZZ_VARIANT (comma-separated names, or
+ * "input" to let the input's first byte per role choose): every named
+ * variant takes its role, each one's partner fills its counterpart role, and
+ * the remaining roles get the protocol's mainline.  Returns false with a
+ * one-line message in err for unknown names or a protocol mismatch.
+ */
+struct pv_selection {
+	const struct pv_variant *role[PV_NR_ROLES];
+	bool from_input;
+	char label[160];
+};
+bool pv_select(enum pv_protocol p, const char *spec, struct pv_selection *sel, char *err, size_t errlen);
+/* With from_input: choose one variant per role from the input's bytes. */
+struct fdp;
+void pv_select_from_input(enum pv_protocol p, struct pv_selection *sel, struct fdp *in);
+/* The target's one-time set-up: parse PVFUZZ_VARIANT or exit(2) with a message. */
+void pv_select_or_exit(enum pv_protocol p, struct pv_selection *sel);
+
+/* Registers `var` (a struct pv_variant) before main() / LLVMFuzzerInitialize. */
+#define PV_REGISTER(var)                                                      \
+	static void __attribute__((constructor)) pv_register_##var(void)       \
+	{                                                                     \
+		pv_register(&var);                                            \
+	}
+
+#endif

@@ -1,0 +1,392 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The pvclock scenario in the simulator: a KVM host fiber running a writer
+ * variant against guest tasks running a reader variant, with the schedule,
+ * page images and events taken from the fuzzer's input, and the oracles.
+ *
+ * Input head (front), each byte defaulting when the input runs out:
+ *   mode      sim mode bits (sim.h)
+ *   shape     vCPUs 1-4 | readers 1-3 | reads per reader 1-4
+ *   updates   writer updates 1-8 | adversarial images | always-catchup
+ *   rate      TSC ticks per step (64..319)
+ *   skew[4]   per-vCPU TSC offsets (SIM_MODE_SKEW only)
+ *   gran      coarse host clock granularity
+ *   then, lazily: per update an action byte, a delay byte and, in adversarial
+ *   mode, a 32-byte record image.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "clock/pvclock_harness.h"
+#include "oracle/oracle.h"
+#include "sim/sim.h"
+
+#define MAX_GENS 48
+#define MAX_READERS 3
+
+struct gen {
+	struct pvclock_vcpu_time_info rec;
+	u64 step;
+};
+
+struct pvclock_world {
+	const struct pvclock_reader_ops *rops;
+	const struct pvclock_writer_ops *wops;
+	struct kvm_clock_host *h;
+	struct pvclock_guest guest;
+	struct fdp *in;
+	int nr_readers, nr_reads, nr_updates;
+	bool adversarial;
+	u64 coarse_gran_ns;
+	u32 pending_khz;
+	struct gen gens[PV_MAX_VCPUS][MAX_GENS];
+	int ngens[PV_MAX_VCPUS];
+	int reader_id[MAX_READERS];
+};
+
+static struct pvclock_world W;
+
+/* ------------------------------------------------------ host world --- */
+
+static u64 khz_of_rate(u32 rate)
+{
+	/* rate ticks per SIM_NS_PER_STEP ns */
+	return (u64)rate * 1000000ULL / SIM_NS_PER_STEP;
+}
+
+static u64 w_host_ns(struct kvm_clock_host *h)
+{
+	if (sim_self() >= 0)
+		sim_yield("host: get_kvmclock_base_ns");
+	return sim_true_ns();
+}
+
+static u64 w_host_coarse_ns(struct kvm_clock_host *h)
+{
+	if (sim_self() >= 0)
+		sim_yield("host: coarse kernel time");
+	return sim_true_ns() / W.coarse_gran_ns * W.coarse_gran_ns;
+}
+
+static u64 w_host_tsc(struct kvm_clock_host *h)
+{
+	if (sim_self() >= 0)
+		sim_yield("host: rdtsc");
+	return sim_cpu_tsc(SIM_HOST_CPU);
+}
+
+static void w_host_ns_and_tsc(struct kvm_clock_host *h, u64 *ns, u64 *tsc)
+{
+	if (sim_self() >= 0)
+		sim_yield("host: kvm_get_time_and_clockread");
+	*ns = sim_true_ns();
+	*tsc = sim_cpu_tsc(SIM_HOST_CPU);
+}
+
+static void w_freeze(struct kvm_clock_host *h, bool frozen)
+{
+	if (sim_self() >= 0)
+		sim_guest_freeze(frozen);
+}
+
+static u64 rec_value(const struct pvclock_vcpu_time_info *r, u64 tsc)
+{
+	return __pvclock_read_cycles_snap(r->tsc_timestamp, r->system_time, r->tsc_to_system_mul,
+					  r->tsc_shift, tsc);
+}
+
+/* Ground truth: every record a writer means to publish, and CO5 on it. */
+static void w_publish(struct kvm_clock_host *h, int v, const struct pvclock_vcpu_time_info *rec)
+{
+	int n = W.ngens[v];
+	if (!W.adversarial && n > 0) {
+		const struct pvclock_vcpu_time_info *old = &W.gens[v][(n - 1) % MAX_GENS].rec;
+		u64 before = rec_value(old, rec->tsc_timestamp);
+		u64 after = rec->system_time;
+		if ((s64)(after - before) < 0) {
+			char what[96];
+			snprintf(what, sizeof(what), "vCPU %d record re-anchored %llu ns backwards", v,
+				 (unsigned long long)(before - after));
+			oracle_continuity(what, before, after);
+		}
+	}
+	struct gen *g = &W.gens[v][n % MAX_GENS];
+	g->rec = *rec;
+	g->step = sim_step();
+	W.ngens[v] = n + 1;
+	if (sim_self() >= 0)
+		sim_note("publish-generation", (u64)n);
+}
+
+static void w_apply_khz(struct kvm_clock_host *h, u32 khz)
+{
+	u32 rate = (u32)((u64)khz * SIM_NS_PER_STEP / 1000000ULL);
+	sim_set_tsc_rate(-1, rate);
+	sim_note("tsc-rate-change", rate);
+}
+
+/* ---------------------------------------------------------- events --- */
+
+static void on_event(void *ctx, enum sim_event ev, u8 arg)
+{
+	if (ev == SIM_EV_TSC_FREQ && !W.adversarial) {
+		/* cpufreq: a new TSC rate, handled by the host fiber's notifier */
+		u32 rate = 64 + arg;
+		W.pending_khz = (u32)khz_of_rate(rate);
+	}
+}
+
+static u64 on_exit(void *ctx, int cpu, enum pv_exit_reason r, u64 a0, u64 a1)
+{
+	struct kvm_clock_host *h = W.h;
+	u64 ret = (u64)-KVM_EOPNOTSUPP;
+	if (r == PV_EXIT_HYPERCALL && W.wops->hypercall)
+		ret = W.wops->hypercall(h, cpu, a0, a1);
+	/* tsc_always_catchup: KVM_REQ_CLOCK_UPDATE on every exit */
+	if (h->tsc_always_catchup)
+		W.wops->guest_time_update(h, cpu);
+	return ret;
+}
+
+/* ---------------------------------------------------------- writer --- */
+
+static void image_record(struct pvclock_vcpu_time_info *r)
+{
+	u8 img[32] = { 0 };
+	fdp_bytes(W.in, img, sizeof(img));
+	memcpy(r, img, sizeof(*r));
+}
+
+static void writer_fiber(void *arg)
+{
+	struct kvm_clock_host *h = W.h;
+	for (int i = 0; i < W.nr_updates; i++) {
+		u8 action = fdp_u8(W.in, 0);
+		u8 delay = fdp_u8(W.in, 4);
+		for (int d = 0; d < (delay & 15); d++)
+			sim_yield("host: idle");
+		if (W.pending_khz) {
+			u32 khz = W.pending_khz;
+			W.pending_khz = 0;
+			W.wops->tsc_khz_change(h, khz, w_apply_khz);
+			continue;
+		}
+		int v = (action >> 2) % h->nr_vcpus;
+		if (W.adversarial) {
+			struct pvclock_vcpu_time_info r;
+			image_record(&r);
+			W.wops->write_record(h, v, &r);
+			continue;
+		}
+		switch (action & 3) {
+		case 0:
+			W.wops->masterclock_update(h);
+			break;
+		case 1:
+			W.wops->guest_time_update(h, v);
+			break;
+		case 2:
+			/* TSC matching changes (a TSC write): the masterclock toggles */
+			if (!(sim_mode() & SIM_MODE_SKEW))
+				h->tsc_matched = !h->tsc_matched;
+			W.wops->masterclock_update(h);
+			break;
+		case 3:
+			/* kvmclock_update_work: every vCPU, no master copy refresh */
+			for (int k = 0; k < h->nr_vcpus; k++)
+				W.wops->guest_time_update(h, k);
+			break;
+		}
+	}
+}
+
+/* ---------------------------------------------------------- reader --- */
+
+/* The record whose fields this op loaded, and the generation it matches. */
+static void check_snapshot(int reader, u64 value, bool fell_back)
+{
+	int best = -1;
+	struct pvclock_vcpu_time_info snap;
+	for (int v = W.h->nr_vcpus - 1; v >= 0 && best < 0; v--) {
+		const struct pvclock_vcpu_time_info *g = &W.guest.hv_clock[v].pvti;
+		u64 T, S, mul, shift;
+		if (sim_op_seen(&g->tsc_timestamp, 8, &T) && sim_op_seen(&g->system_time, 8, &S) &&
+		    sim_op_seen(&g->tsc_to_system_mul, 4, &mul) && sim_op_seen(&g->tsc_shift, 1, &shift)) {
+			best = v;
+			snap.tsc_timestamp = T;
+			snap.system_time = S;
+			snap.tsc_to_system_mul = (u32)mul;
+			snap.tsc_shift = (s8)shift;
+		}
+	}
+	if (best < 0)
+		return; /* a reader that fell back before loading anything */
+
+	const struct gen *match = NULL;
+	int n = W.ngens[best];
+	for (int k = n - 1; k >= 0 && k >= n - MAX_GENS; k--) {
+		const struct gen *g = &W.gens[best][k % MAX_GENS];
+		if (g->rec.tsc_timestamp == snap.tsc_timestamp && g->rec.system_time == snap.system_time &&
+		    g->rec.tsc_to_system_mul == snap.tsc_to_system_mul && g->rec.tsc_shift == snap.tsc_shift) {
+			match = g;
+			break;
+		}
+	}
+	if (!match) {
+		char what[160];
+		snprintf(what, sizeof(what),
+			 "reader=%d accepted vCPU %d fields T=%llu S=%llu mul=%u shift=%d from no single "
+			 "generation", reader, best, (unsigned long long)snap.tsc_timestamp,
+			 (unsigned long long)snap.system_time, snap.tsc_to_system_mul, snap.tsc_shift);
+		oracle_torn_snapshot(what);
+		return;
+	}
+	u64 flags;
+	if (sim_op_seen(&W.guest.hv_clock[best].pvti.flags, 1, &flags) &&
+	    (flags & PVCLOCK_TSC_STABLE_BIT) != (match->rec.flags & PVCLOCK_TSC_STABLE_BIT)) {
+		char what[128];
+		snprintf(what, sizeof(what), "reader=%d saw STABLE=%d with data of a generation published "
+			 "with STABLE=%d", reader, (int)(flags & 1), match->rec.flags & 1);
+		oracle_flag_coherence(what);
+	}
+	if (W.rops->userspace && !fell_back && !(match->rec.flags & PVCLOCK_TSC_STABLE_BIT)) {
+		char what[128];
+		snprintf(what, sizeof(what), "reader=%d computed from a !STABLE record of vCPU %d instead of "
+			 "falling back to the syscall", reader, best);
+		oracle_fallback(what);
+	}
+
+	/* the value must come from this record and a TSC the reader read (CO3/CO4) */
+	const u64 *tscs;
+	int nt = sim_op_tscs(&tscs);
+	if (nt == 0)
+		return; /* the TSC came from the host (ptp_kvm): nothing local to compare */
+	u64 last = (u64)W.guest.last_value->counter;
+	bool fixup_ok = false;
+	for (int i = nt - 1; i >= 0; i--) {
+		u64 want = rec_value(&match->rec, tscs[i]);
+		if (value == want || (W.rops->userspace && value == (want & S64_MAX))) {
+			if (!W.adversarial && ref_pvclock_negative(match->rec.tsc_timestamp, tscs[i]))
+				oracle_reference("TSC read before the record's tsc_timestamp: the negative "
+						 "delta wrapped", value, match->rec.system_time);
+			return;
+		}
+		/* the last_value fix-up returns a later reader's value, never less */
+		if (want < value && value <= last)
+			fixup_ok = true;
+	}
+	if (fixup_ok || W.adversarial)
+		return;
+	char what[128];
+	snprintf(what, sizeof(what), "reader=%d returned %llu: not this record at any TSC it read",
+		 reader, (unsigned long long)value);
+	oracle_torn_snapshot(what);
+}
+
+static u64 fallback_read(struct pvclock_guest *g)
+{
+	/* the syscall: clock_gettime() in the kernel uses kvm_clock_read() */
+	const struct pv_variant *k = pv_variant_find("pvclock_kernel");
+	return ((const struct pvclock_reader_ops *)k->ops)->read(g);
+}
+
+static void reader_fiber(void *arg)
+{
+	int id = *(int *)arg;
+	for (int i = 0; i < W.nr_reads; i++) {
+		struct clock_read r;
+		sim_op_begin("pvclock_read");
+		clock_read_begin(&r);
+		u64 v = W.rops->read(&W.guest);
+		bool fell_back = v == PVCLOCK_FALLBACK;
+		if (!fell_back)
+			check_snapshot(id, v, false);
+		if (fell_back) {
+			v = fallback_read(&W.guest);
+			check_snapshot(id, v, true);
+		}
+		clock_read_end(&r, id, v);
+		sim_op_end();
+		sim_yield("guest: between reads");
+	}
+}
+
+/* --------------------------------------------------------- scenario --- */
+
+void pvclock_scenario_run(const struct pvclock_reader_ops *rops, const struct pvclock_writer_ops *wops,
+			  const char *label, struct fdp *in)
+{
+	struct sim_config cfg = { 0 };
+	cfg.mode = fdp_u8(in, 0);
+	u8 shape = fdp_u8(in, 0x15);
+	u8 upd = fdp_u8(in, 0x03);
+	cfg.tsc_rate = 64 + fdp_u8(in, 192);
+	cfg.nr_cpus = 1 + (shape & 3);
+	if (cfg.mode & SIM_MODE_SKEW)
+		for (int c = 0; c < SIM_MAX_CPUS; c++)
+			cfg.tsc_skew[c] = (s64)(s8)fdp_u8(in, 0) * 4096;
+	u8 gran = fdp_u8(in, 7);
+	cfg.on_event = on_event;
+	cfg.on_exit = on_exit;
+	cfg.variant = label;
+
+	memset(&W, 0, sizeof(W));
+	W.rops = rops;
+	W.wops = wops;
+	W.in = in;
+	W.nr_readers = 1 + (shape >> 2) % MAX_READERS;
+	W.nr_reads = 1 + ((shape >> 4) & 3);
+	W.nr_updates = 1 + (upd & 7);
+	W.adversarial = upd & 0x10;
+	W.coarse_gran_ns = (1 + (gran & 63)) * 8 * SIM_NS_PER_STEP;
+
+	sim_reset(&cfg, in);
+
+	struct kvm_clock_host *h = sim_shared_alloc(sizeof(*h), 64);
+	h->guest = sim_shared_alloc(sizeof(struct pvclock_vsyscall_time_info) * PV_MAX_VCPUS, 64);
+	h->nr_vcpus = cfg.nr_cpus;
+	h->tsc_matched = !(cfg.mode & SIM_MODE_SKEW);
+	h->tsc_always_catchup = upd & 0x20;
+	h->tsc_khz = (u32)khz_of_rate(cfg.tsc_rate);
+	h->kvmclock_offset = 0;
+	for (int v = 0; v < PV_MAX_VCPUS; v++)
+		h->vcpu[v].tsc_offset = cfg.tsc_skew[v];
+	h->host_ns = w_host_ns;
+	h->host_coarse_ns = w_host_coarse_ns;
+	h->host_tsc = w_host_tsc;
+	h->host_ns_and_tsc = w_host_ns_and_tsc;
+	h->freeze_guests = w_freeze;
+	h->publish = w_publish;
+	W.h = h;
+
+	W.guest.hv_clock = h->guest;
+	W.guest.nr_cpus = cfg.nr_cpus;
+	W.guest.last_value = sim_shared_alloc(sizeof(atomic64_t), 8);
+	W.guest.valid_flags = PVCLOCK_TSC_STABLE_BIT;
+
+	struct clock_oracle_cfg oc = { .check_time = !W.adversarial, .unit_ns = 1, .base = 0,
+				       .tolerance = SIM_HARD_LIMIT * SIM_NS_PER_STEP / 8 };
+	clock_oracle_reset(&oc);
+
+	/* boot: kvmclock enabled on every vCPU before the guest runs */
+	for (int v = 0; v < h->nr_vcpus; v++) {
+		if (W.adversarial) {
+			struct pvclock_vcpu_time_info r;
+			image_record(&r);
+			r.version &= ~1u;
+			w_publish(h, v, &r);
+			sim_host_write(&h->guest[v].pvti, &r, sizeof(r));
+			h->vcpu[v].hv_clock = r;
+		}
+	}
+	if (!W.adversarial)
+		kvm_update_masterclock(h);
+
+	sim_spawn("kvm", writer_fiber, NULL, SIM_HOST_CPU, false);
+	for (int i = 0; i < W.nr_readers; i++) {
+		W.reader_id[i] = i;
+		sim_spawn(i == 0 ? "reader0" : i == 1 ? "reader1" : "reader2", reader_fiber,
+			  &W.reader_id[i], i, true);
+	}
+	sim_run();
+}

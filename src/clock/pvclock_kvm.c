@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: MIT
+/*
+ * KVM's pvclock writer, modelled on arch/x86/kvm/x86.c (v6.17):
+ * kvm_setup_guest_pvclock(), kvm_guest_time_update(), the masterclock
+ * (pvclock_update_vm_gtod_copy / kvm_update_masterclock), the cpufreq
+ * notifier and KVM_HC_CLOCK_PAIRING.  Built into both worlds.
+ */
+#include "pvfuzz/pvclock.h"
+
+void kvm_setup_guest_pvclock(struct kvm_clock_host *h, int v, struct pvclock_vcpu_time_info *ref)
+{
+	struct pvclock_vcpu_time_info *guest = &h->guest[v].pvti;
+	struct pvclock_vcpu_time_info hv = *ref;
+
+	/*
+	 * This VCPU is paused, but it's legal for a guest to read another
+	 * VCPU's kvmclock, so the version must be odd while the data changes
+	 * and even once it is consistent.
+	 */
+	hv.version = (READ_ONCE(guest->version) + 1) | 1;
+	WRITE_ONCE(guest->version, hv.version);
+	smp_wmb();
+
+	/* retain PVCLOCK_GUEST_STOPPED if set in guest copy */
+	hv.flags |= READ_ONCE(guest->flags) & PVCLOCK_GUEST_STOPPED;
+	h->publish(h, v, &hv);
+	pv_memcpy(guest, &hv, sizeof(*guest));
+	smp_wmb();
+
+	hv.version++;
+	WRITE_ONCE(guest->version, hv.version);
+	h->vcpu[v].hv_clock = hv;
+}
+
+/*
+ * The master copy: one (ns, tsc) pair read at one instant, shared by every
+ * vCPU, so no two vCPUs can see distinct anchors (the M < N comment).
+ */
+void pvclock_update_vm_gtod_copy(struct kvm_clock_host *h)
+{
+	h->use_master_clock = h->tsc_matched;
+	if (h->use_master_clock)
+		h->host_ns_and_tsc(h, &h->master_kernel_ns, &h->master_cycle_now);
+}
+
+bool kvm_guest_time_compute(struct kvm_clock_host *h, int v, struct pvclock_vcpu_time_info *hv)
+{
+	struct kvm_vcpu_clock *vc = &h->vcpu[v];
+	u64 host_tsc, kernel_ns;
+	u32 tgt_tsc_khz;
+
+	if (h->use_master_clock) {
+		host_tsc = h->master_cycle_now;
+		kernel_ns = h->master_kernel_ns;
+	} else {
+		/* with IRQs off on the host: one instant */
+		h->host_ns_and_tsc(h, &kernel_ns, &host_tsc);
+	}
+	tgt_tsc_khz = h->tsc_khz;
+	if (unlikely(tgt_tsc_khz == 0))
+		return false; /* KVM re-requests KVM_REQ_CLOCK_UPDATE */
+
+	if (unlikely(vc->hw_tsc_khz != tgt_tsc_khz)) {
+		kvm_get_time_scale(NSEC_PER_SEC, tgt_tsc_khz * 1000ULL, &vc->pvclock_tsc_shift,
+				   &vc->pvclock_tsc_mul);
+		vc->hw_tsc_khz = tgt_tsc_khz;
+	}
+
+	*hv = vc->hv_clock;
+	hv->tsc_timestamp = host_tsc + (u64)vc->tsc_offset; /* kvm_read_l1_tsc() */
+	hv->system_time = kernel_ns + (u64)h->kvmclock_offset;
+	hv->tsc_to_system_mul = vc->pvclock_tsc_mul;
+	hv->tsc_shift = vc->pvclock_tsc_shift;
+	hv->flags = h->use_master_clock ? PVCLOCK_TSC_STABLE_BIT : 0;
+	return true;
+}
+
+void kvm_guest_time_update(struct kvm_clock_host *h, int v)
+{
+	struct pvclock_vcpu_time_info hv;
+
+	if (kvm_guest_time_compute(h, v, &hv))
+		kvm_setup_guest_pvclock(h, v, &hv);
+}
+
+void kvm_start_pvclock_update(struct kvm_clock_host *h)
+{
+	/* kvm_make_mclock_inprogress_request(): no guest entries from here */
+	h->freeze_guests(h, true);
+}
+
+void kvm_end_pvclock_update(struct kvm_clock_host *h)
+{
+	/*
+	 * KVM requests KVM_REQ_CLOCK_UPDATE on every vCPU *before* clearing
+	 * MCLOCK_INPROGRESS, so each vCPU rewrites its record before its next
+	 * guest instruction: modelled by updating all while still frozen.
+	 */
+	h->freeze_guests(h, false);
+}
+
+void kvm_update_masterclock_with(struct kvm_clock_host *h,
+				 void (*update)(struct kvm_clock_host *h, int v))
+{
+	kvm_start_pvclock_update(h);
+	pvclock_update_vm_gtod_copy(h);
+	for (int v = 0; v < h->nr_vcpus; v++)
+		update(h, v);
+	kvm_end_pvclock_update(h);
+}
+
+void kvm_update_masterclock(struct kvm_clock_host *h)
+{
+	kvm_update_masterclock_with(h, kvm_guest_time_update);
+}
+
+/* Publish an explicit record (an adversarial page image) the KVM way. */
+void kvm_write_record(struct kvm_clock_host *h, int v, const struct pvclock_vcpu_time_info *ref)
+{
+	struct pvclock_vcpu_time_info hv = *ref;
+	kvm_setup_guest_pvclock(h, v, &hv);
+}
+
+/*
+ * KVM_HC_CLOCK_PAIRING (kvm_pv_clock_pairing).  Since 3a55f729240a it
+ * refuses with -KVM_EOPNOTSUPP when every exit re-publishes the record
+ * (tsc_always_catchup), because ptp_kvm calls it inside its retry loop.
+ * The model returns the guest TSC of the pairing instead of writing a
+ * struct kvm_clock_pairing to guest memory.
+ */
+u64 kvm_pv_clock_pairing(struct kvm_clock_host *h, int v, u64 nr, u64 arg)
+{
+	if (nr != KVM_HC_CLOCK_PAIRING || !h->use_master_clock)
+		return (u64)-KVM_EOPNOTSUPP;
+	if (h->tsc_always_catchup)
+		return (u64)-KVM_EOPNOTSUPP;
+	return h->host_tsc(h) + (u64)h->vcpu[v].tsc_offset;
+}
+
+/*
+ * kvmclock_cpufreq_notifier(): "We allow guests to temporarily run on
+ * slowing clocks, provided we notify them after, or to run on accelerating
+ * clocks, provided we notify them before.  Thus time never goes backwards."
+ */
+void kvmclock_cpufreq_notifier(struct kvm_clock_host *h, u32 new_khz,
+			       void (*apply)(struct kvm_clock_host *h, u32 khz))
+{
+	bool up = new_khz > h->tsc_khz;
+
+	if (up) { /* CPUFREQ_PRECHANGE */
+		h->tsc_khz = new_khz;
+		kvm_update_masterclock(h);
+		apply(h, new_khz);
+	} else { /* CPUFREQ_POSTCHANGE */
+		apply(h, new_khz);
+		h->tsc_khz = new_khz;
+		kvm_update_masterclock(h);
+	}
+}

@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: MIT
+/*
+ * pvclock writers: mainline KVM and the historical / mutated hosts of
+ * known-bugs.md.  The building blocks are in pvclock_kvm.c.
+ */
+#include "pvfuzz/pvclock.h"
+
+/* ---------------------------------------------------------- mainline -- */
+
+static const struct pvclock_writer_ops kvm_pvclock_writer_ops = {
+	.masterclock_update = kvm_update_masterclock,
+	.guest_time_update = kvm_guest_time_update,
+	.write_record = kvm_write_record,
+	.hypercall = kvm_pv_clock_pairing,
+	.tsc_khz_change = kvmclock_cpufreq_notifier,
+};
+
+PVCLOCK_WRITER(kvm_pvclock_writer, kvm_pvclock_writer_ops,
+	.flags = PV_MAINLINE,
+	.expect = "safe",
+	.scenario = "any",
+	.history = "mainline KVM: odd -> copy -> even with smp_wmb (kvm_setup_guest_pvclock), "
+		   "masterclock updated in lockstep under MCLOCK_INPROGRESS (arch/x86/kvm/x86.c, v6.17)")
+
+/* ------------------------------------------- pre-masterclock (2010) --- */
+
+/*
+ * 2010 kvm_write_guest_time(): per-vCPU anchors from the host's coarse
+ * kernel time and a separate TSC read; never STABLE.  With 1d5f066e0b63 the
+ * new anchor is never below what the guest may already have seen.
+ */
+static bool kvm_2010_compute(struct kvm_clock_host *h, int v, struct pvclock_vcpu_time_info *hv,
+			     bool no_warp, bool stable)
+{
+	struct kvm_vcpu_clock *vc = &h->vcpu[v];
+	u64 kernel_ns, tsc_timestamp;
+
+	kernel_ns = h->host_coarse_ns(h);
+	tsc_timestamp = h->host_tsc(h) + (u64)vc->tsc_offset;
+	if (h->tsc_khz == 0)
+		return false;
+	if (vc->hw_tsc_khz != h->tsc_khz) {
+		kvm_get_time_scale(NSEC_PER_SEC, h->tsc_khz * 1000ULL, &vc->pvclock_tsc_shift,
+				   &vc->pvclock_tsc_mul);
+		vc->hw_tsc_khz = h->tsc_khz;
+	}
+	*hv = vc->hv_clock;
+	hv->tsc_timestamp = tsc_timestamp;
+	hv->system_time = kernel_ns + (u64)h->kvmclock_offset;
+	if (no_warp && vc->hv_clock.tsc_to_system_mul) {
+		/*
+		 * Kernel time, which advances in discrete steps, may progress
+		 * much slower than TSC: compute the clock as potentially
+		 * observed by the guest so it does not go backwards.
+		 */
+		const struct pvclock_vcpu_time_info *o = &vc->hv_clock;
+		u64 seen = __pvclock_read_cycles_snap(o->tsc_timestamp, o->system_time,
+						      o->tsc_to_system_mul, o->tsc_shift,
+						      tsc_timestamp);
+		if ((s64)(seen - hv->system_time) > 0)
+			hv->system_time = seen;
+	}
+	hv->tsc_to_system_mul = vc->pvclock_tsc_mul;
+	hv->tsc_shift = vc->pvclock_tsc_shift;
+	hv->flags = stable ? PVCLOCK_TSC_STABLE_BIT : 0;
+	return true;
+}
+
+static void kvm_2010_update(struct kvm_clock_host *h, int v)
+{
+	struct pvclock_vcpu_time_info hv;
+	if (kvm_2010_compute(h, v, &hv, true, false))
+		kvm_setup_guest_pvclock(h, v, &hv);
+}
+
+/* No master copy and no freeze: every vCPU gets KVM_REQ_CLOCK_UPDATE. */
+static void kvm_2010_all(struct kvm_clock_host *h)
+{
+	for (int v = 0; v < h->nr_vcpus; v++)
+		kvm_2010_update(h, v);
+}
+
+static const struct pvclock_writer_ops kvm_pvclock_writer_2010_ops = {
+	.masterclock_update = kvm_2010_all,
+	.guest_time_update = kvm_2010_update,
+	.write_record = kvm_write_record,
+	.hypercall = kvm_pv_clock_pairing,
+	.tsc_khz_change = kvmclock_cpufreq_notifier,
+};
+
+PVCLOCK_WRITER(kvm_pvclock_writer_2010, kvm_pvclock_writer_2010_ops,
+	.partner = "pvclock_kernel",
+	.expect = "safe",
+	.scenario = "safe for readers with the last_value fix-up; CLK-01's reader is not",
+	.history = "2010 per-vCPU kvm_write_guest_time(): coarse host time, no STABLE, with "
+		   "1d5f066e0b63 \"KVM: x86: Fix a possible backwards warp of kvmclock\"")
+
+/* CLK-02: the same without the catch-up. */
+static void kvm_2010_warp_update(struct kvm_clock_host *h, int v)
+{
+	struct pvclock_vcpu_time_info hv;
+	if (kvm_2010_compute(h, v, &hv, false, false))
+		kvm_setup_guest_pvclock(h, v, &hv);
+}
+
+static void kvm_2010_warp_all(struct kvm_clock_host *h)
+{
+	for (int v = 0; v < h->nr_vcpus; v++)
+		kvm_2010_warp_update(h, v);
+}
+
+static const struct pvclock_writer_ops kvm_pvclock_writer_2010_warp_ops = {
+	.masterclock_update = kvm_2010_warp_all,
+	.guest_time_update = kvm_2010_warp_update,
+	.write_record = kvm_write_record,
+	.hypercall = kvm_pv_clock_pairing,
+	.tsc_khz_change = kvmclock_cpufreq_notifier,
+};
+
+PVCLOCK_WRITER(kvm_pvclock_writer_2010_warp, kvm_pvclock_writer_2010_warp_ops,
+	.bug = "CLK-02",
+	.expect = "continuity",
+	.scenario = "two updates of one vCPU; the coarse host clock advanced less than the TSC "
+		    "since the last anchor, so the new record starts below the old one's value",
+	.history = "kvmclock re-anchored on coarse kernel_ns before 1d5f066e0b63 \"KVM: x86: Fix "
+		   "a possible backwards warp of kvmclock\" (Zachary Amsden, 2010)")
+
+/* CLK-03: per-vCPU anchors with STABLE set, one vCPU at a time. */
+static void kvm_percpu_stable_update(struct kvm_clock_host *h, int v)
+{
+	struct pvclock_vcpu_time_info hv;
+	if (kvm_2010_compute(h, v, &hv, true, true))
+		kvm_setup_guest_pvclock(h, v, &hv);
+}
+
+static void kvm_percpu_stable_all(struct kvm_clock_host *h)
+{
+	for (int v = 0; v < h->nr_vcpus; v++)
+		kvm_percpu_stable_update(h, v);
+}
+
+static const struct pvclock_writer_ops kvm_pvclock_writer_percpu_stable_ops = {
+	.masterclock_update = kvm_percpu_stable_all,
+	.guest_time_update = kvm_percpu_stable_update,
+	.write_record = kvm_write_record,
+	.hypercall = kvm_pv_clock_pairing,
+	.tsc_khz_change = kvmclock_cpufreq_notifier,
+};
+
+PVCLOCK_WRITER(kvm_pvclock_writer_percpu_stable, kvm_pvclock_writer_percpu_stable_ops,
+	.bug = "CLK-03",
+	.expect = "monotonic|linearizable",
+	.scenario = "vCPUs anchored from separate coarse host-time reads while STABLE lets the "
+		    "guest skip last_value; read on one vCPU, then on the other",
+	.history = "STABLE without a master copy / lockstep update: the M < N problem that "
+		   "d828199e8444 \"KVM: x86: implement PVCLOCK_TSC_STABLE_BIT pvclock flag\" solved")
+
+/* CLK-05's premise: STABLE although the vCPUs' TSC offsets differ. */
+static void kvm_stable_unmatched_gtod(struct kvm_clock_host *h)
+{
+	kvm_start_pvclock_update(h);
+	h->use_master_clock = true; /* the bug: ignores nr_vcpus_matched_tsc */
+	h->host_ns_and_tsc(h, &h->master_kernel_ns, &h->master_cycle_now);
+	for (int v = 0; v < h->nr_vcpus; v++)
+		kvm_guest_time_update(h, v);
+	kvm_end_pvclock_update(h);
+}
+
+static const struct pvclock_writer_ops kvm_pvclock_writer_stable_unmatched_ops = {
+	.masterclock_update = kvm_stable_unmatched_gtod,
+	.guest_time_update = kvm_guest_time_update,
+	.write_record = kvm_write_record,
+	.hypercall = kvm_pv_clock_pairing,
+	.tsc_khz_change = kvmclock_cpufreq_notifier,
+};
+
+PVCLOCK_WRITER(kvm_pvclock_writer_stable_unmatched, kvm_pvclock_writer_stable_unmatched_ops,
+	.bug = "CLK-05",
+	.partner = "pvclock_vdso",
+	.expect = "monotonic|linearizable|plausibility",
+	.scenario = "per-vCPU TSC skew; records are right for their own vCPU, but STABLE tells "
+		    "user space any vCPU's record fits any vCPU's TSC",
+	.history = "a host setting PVCLOCK_TSC_STABLE_BIT with unmatched TSC offsets: the "
+		   "assumption under the per-CPU vDSO reader (CLK-05) and vread_pvclock()")
+
+/* CLK-04: version += 2 privately, then one copy of the whole struct. */
+static void kvm_write_guest_time_single_copy(struct kvm_clock_host *h, int v,
+					     struct pvclock_vcpu_time_info *hv)
+{
+	struct kvm_vcpu_clock *vc = &h->vcpu[v];
+
+	/*
+	 * The interface expects us to write an even number signaling that the
+	 * update is finished.  Since the guest won't see the intermediate
+	 * state, we just increase by 2 at the end.
+	 */
+	hv->version = vc->hv_clock.version + 2;
+	h->publish(h, v, hv);
+	pv_memcpy(&h->guest[v].pvti, hv, sizeof(*hv)); /* rep movs: any order */
+	vc->hv_clock = *hv;
+}
+
+static void kvm_single_copy_update(struct kvm_clock_host *h, int v)
+{
+	struct pvclock_vcpu_time_info hv;
+	if (kvm_guest_time_compute(h, v, &hv))
+		kvm_write_guest_time_single_copy(h, v, &hv);
+}
+
+static void kvm_single_copy_all(struct kvm_clock_host *h)
+{
+	kvm_update_masterclock_with(h, kvm_single_copy_update);
+}
+
+static void kvm_single_copy_record(struct kvm_clock_host *h, int v,
+				   const struct pvclock_vcpu_time_info *ref)
+{
+	struct pvclock_vcpu_time_info hv = *ref;
+	kvm_write_guest_time_single_copy(h, v, &hv);
+}
+
+static const struct pvclock_writer_ops kvm_pvclock_writer_single_copy_ops = {
+	.masterclock_update = kvm_single_copy_all,
+	.guest_time_update = kvm_single_copy_update,
+	.write_record = kvm_single_copy_record,
+	.hypercall = kvm_pv_clock_pairing,
+	.tsc_khz_change = kvmclock_cpufreq_notifier,
+};
+
+PVCLOCK_WRITER(kvm_pvclock_writer_single_copy, kvm_pvclock_writer_single_copy_ops,
+	.bug = "CLK-04",
+	.expect = "torn_snapshot",
+	.scenario = "the copy writes the version before some data; a reader on another vCPU "
+		    "sees the new even version with old data",
+	.history = "2.6.3x kvm_write_guest_time(): \"we just increase by 2 at the end\", one "
+		   "memcpy through kmap_atomic (archive copy 41203320742)")
+
+/* CLK-17: STABLE cleared in the published record after the even version. */
+static void kvm_flag_outside_update(struct kvm_clock_host *h, int v)
+{
+	struct pvclock_vcpu_time_info hv, meant;
+	struct pvclock_vcpu_time_info *guest = &h->guest[v].pvti;
+
+	if (!kvm_guest_time_compute(h, v, &hv))
+		return;
+	kvm_setup_guest_pvclock(h, v, &hv);
+	if (!(hv.flags & PVCLOCK_TSC_STABLE_BIT))
+		return;
+	/* KVM_XEN_HVM_CONFIG_PVCLOCK_TSC_UNSTABLE, v2: the wrong side of the memcpy */
+	meant = h->vcpu[v].hv_clock;
+	meant.flags &= ~PVCLOCK_TSC_STABLE_BIT;
+	h->publish(h, v, &meant);
+	WRITE_ONCE(guest->flags, meant.flags);
+	h->vcpu[v].hv_clock = meant;
+}
+
+static void kvm_flag_outside_all(struct kvm_clock_host *h)
+{
+	kvm_update_masterclock_with(h, kvm_flag_outside_update);
+}
+
+static const struct pvclock_writer_ops kvm_pvclock_writer_flag_outside_ops = {
+	.masterclock_update = kvm_flag_outside_all,
+	.guest_time_update = kvm_flag_outside_update,
+	.write_record = kvm_write_record,
+	.hypercall = kvm_pv_clock_pairing,
+	.tsc_khz_change = kvmclock_cpufreq_notifier,
+};
+
+PVCLOCK_WRITER(kvm_pvclock_writer_flag_outside_window, kvm_pvclock_writer_flag_outside_ops,
+	.bug = "CLK-17",
+	.expect = "flag_coherence|torn_snapshot",
+	.scenario = "reader reads the record between the even version store and the in-place "
+		    "STABLE clear: it acts on a flag of no generation",
+	.history = "KVM Xen PVCLOCK_TSC_UNSTABLE v2 cleared STABLE after the copy; v3: \"Moved "
+		   "clearing of PVCLOCK_TSC_STABLE_BIT the right side of the memcpy()\" (ML id 2115732134)")
+
+/* CLK-S3: kvm_setup_guest_pvclock() without its smp_wmb()s. */
+static void kvm_setup_guest_pvclock_no_wmb(struct kvm_clock_host *h, int v,
+					   struct pvclock_vcpu_time_info *ref)
+{
+	struct pvclock_vcpu_time_info *guest = &h->guest[v].pvti;
+	struct pvclock_vcpu_time_info hv = *ref;
+
+	hv.version = (READ_ONCE(guest->version) + 1) | 1;
+	WRITE_ONCE(guest->version, hv.version);
+	hv.flags |= READ_ONCE(guest->flags) & PVCLOCK_GUEST_STOPPED;
+	h->publish(h, v, &hv);
+	pv_memcpy(guest, &hv, sizeof(*guest)); /* may sink below the even store */
+	hv.version++;
+	WRITE_ONCE(guest->version, hv.version);
+	h->vcpu[v].hv_clock = hv;
+}
+
+static void kvm_no_wmb_update(struct kvm_clock_host *h, int v)
+{
+	struct pvclock_vcpu_time_info hv;
+	if (kvm_guest_time_compute(h, v, &hv))
+		kvm_setup_guest_pvclock_no_wmb(h, v, &hv);
+}
+
+static void kvm_no_wmb_all(struct kvm_clock_host *h)
+{
+	kvm_update_masterclock_with(h, kvm_no_wmb_update);
+}
+
+static void kvm_no_wmb_record(struct kvm_clock_host *h, int v, const struct pvclock_vcpu_time_info *ref)
+{
+	struct pvclock_vcpu_time_info hv = *ref;
+	kvm_setup_guest_pvclock_no_wmb(h, v, &hv);
+}
+
+static const struct pvclock_writer_ops kvm_pvclock_writer_no_wmb_ops = {
+	.masterclock_update = kvm_no_wmb_all,
+	.guest_time_update = kvm_no_wmb_update,
+	.write_record = kvm_no_wmb_record,
+	.hypercall = kvm_pv_clock_pairing,
+	.tsc_khz_change = kvmclock_cpufreq_notifier,
+};
+
+PVCLOCK_WRITER(kvm_pvclock_writer_no_wmb, kvm_pvclock_writer_no_wmb_ops,
+	.bug = "CLK-S3",
+	.expect = "torn_snapshot",
+	.scenario = "compiler reordering on: the memcpy sinks below the even version store",
+	.history = "synthetic barrier deletion: kvm_setup_guest_pvclock() without smp_wmb()")
+
+/* CLK-25: KVM_HC_CLOCK_PAIRING served although every exit republishes the record. */
+static u64 kvm_pv_clock_pairing_pre_fix(struct kvm_clock_host *h, int v, u64 nr, u64 arg)
+{
+	if (nr != KVM_HC_CLOCK_PAIRING || !h->use_master_clock)
+		return (u64)-KVM_EOPNOTSUPP;
+	return h->host_tsc(h) + (u64)h->vcpu[v].tsc_offset;
+}
+
+static const struct pvclock_writer_ops kvm_pvclock_writer_clock_pairing_catchup_ops = {
+	.masterclock_update = kvm_update_masterclock,
+	.guest_time_update = kvm_guest_time_update,
+	.write_record = kvm_write_record,
+	.hypercall = kvm_pv_clock_pairing_pre_fix,
+	.tsc_khz_change = kvmclock_cpufreq_notifier,
+};
+
+PVCLOCK_WRITER(kvm_pvclock_writer_clock_pairing_catchup, kvm_pvclock_writer_clock_pairing_catchup_ops,
+	.bug = "CLK-25",
+	.partner = "pvclock_ptp_kvm",
+	.expect = "liveness",
+	.scenario = "tsc_always_catchup: every exit republishes the record; ptp_kvm's hypercall "
+		    "inside its version window retries forever",
+	.history = "kvm_pv_clock_pairing() before 3a55f729240a (Anton Romanov, 2022): no "
+		   "-KVM_EOPNOTSUPP when tsc_always_catchup is set")

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Oracles compare what the code under test did with the simulator's ground
+ * truth.  A violation prints one line
+ *
+ *     SUMMARY: pvfuzz: <oracle> variant=<v> <details>
+ *
+ * then the last trace steps, and aborts from a noinline function named after
+ * the oracle, so crash buckets are the same in every engine.
+ */
+#ifndef PVFUZZ_ORACLE_H
+#define PVFUZZ_ORACLE_H
+
+#include "pvfuzz/types.h"
+
+/* The finding of the last run when sim_fail_mode == SIM_FAIL_RECORD. */
+struct pv_finding {
+	bool hit;
+	char oracle[48];
+	char detail[256];
+	u64 trace_hash;
+};
+extern struct pv_finding pv_last_finding;
+extern bool pv_report_quiet; /* replays after the first: no report text */
+void pv_finding_reset(void);
+
+/* Common tail of every oracle: report, then abort (or record and leave). */
+void pv_oracle_fail(const char *oracle, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* ---- generic ---- */
+void oracle_liveness(const char *fiber, const char *op, u64 steps);
+
+/* ---- clock readers (src/oracle/clock_oracles.c) ---- */
+struct clock_oracle_cfg {
+	bool check_time;        /* records come from the simulated clock: mono/lin/plausible */
+	u64 unit_ns;            /* 1 for ns clocks, 100 for Hyper-V reference time */
+	s64 base;               /* expected value - true_ns/unit at any instant */
+	u64 tolerance;          /* plausibility window, in units */
+};
+void clock_oracle_reset(const struct clock_oracle_cfg *cfg);
+
+struct clock_read {
+	u64 g0;           /* max value of reads completed before this one began */
+	u64 start_step;
+};
+void clock_read_begin(struct clock_read *r);
+/* CO1, CO2, CO8 on a value a reader returned. */
+void clock_read_end(struct clock_read *r, int reader, u64 value);
+
+void oracle_monotonic(int reader, u64 prev, u64 value);
+void oracle_linearizable(int reader, u64 g0, u64 value);
+void oracle_plausibility(int reader, u64 value, u64 lo, u64 hi);
+void oracle_torn_snapshot(const char *what);
+void oracle_reference(const char *what, u64 got, u64 want);
+void oracle_continuity(const char *what, u64 before, u64 after);
+void oracle_flag_coherence(const char *what);
+void oracle_fallback(const char *what);
+void oracle_writer_discipline(const char *what);
+void oracle_notification(const char *what);
+
+#endif

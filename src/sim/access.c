@@ -1,0 +1,359 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The sim side of compat.h: every shared access, barrier, TSC read, IRQ
+ * toggle and VM exit.  Memory model:
+ *
+ *   - default: sequential consistency at scheduling-point granularity;
+ *   - SIM_MODE_TSO: each CPU's stores sit in a FIFO store buffer until an
+ *     smp_mb, a locked op, a context switch or a scheduled drain (x86-TSO;
+ *     the CPU's own loads forward from it);
+ *   - SIM_MODE_REORDER: a plain bulk copy (pv_memcpy) may be sunk by the
+ *     compiler to the fiber's next barrier, past later WRITE_ONCEs;
+ *   - SIM_MODE_HOIST: a plain RDTSC may return the TSC as it was before the
+ *     up-to-4 loads issued since the last LFENCE/RDTSCP/locked op.
+ */
+#include <string.h>
+
+#include "sim/sim_internal.h"
+
+u8 g_arena[SIM_ARENA_SIZE] __attribute__((aligned(4096)));
+u16 g_shadow_site[SIM_ARENA_SIZE];
+u8 g_shadow_fiber[SIM_ARENA_SIZE];
+
+void *sim_shared_alloc(size_t size, size_t align)
+{
+	size_t off = (g_sim.arena_used + align - 1) & ~(align - 1);
+	if (off + size > SIM_ARENA_SIZE)
+		__builtin_trap(); /* scenario bug: arena is sized for every target */
+	g_sim.arena_used = off + size;
+	return &g_arena[off];
+}
+
+static bool in_arena(const volatile void *p)
+{
+	return (const u8 *)p >= g_arena && (const u8 *)p < g_arena + SIM_ARENA_SIZE;
+}
+
+static u64 mem_read(const volatile void *p, unsigned size)
+{
+	u64 v = 0;
+	memcpy(&v, (const void *)p, size);
+	return v;
+}
+
+/* Make one store globally visible (and remember who wrote it, for feedback). */
+void sim_commit(const struct sim_pending *e)
+{
+	memcpy((void *)e->p, &e->v, e->size);
+	if (in_arena(e->p)) {
+		size_t off = (size_t)((const u8 *)e->p - g_arena);
+		u16 id = e->site ? (u16)sim_site_id(e->site) : 0;
+		for (unsigned i = 0; i < e->size && off + i < SIM_ARENA_SIZE; i++) {
+			g_shadow_site[off + i] = id;
+			g_shadow_fiber[off + i] = e->fiber;
+		}
+	}
+}
+
+void sim_sb_drain(int cpu, int n)
+{
+	struct sim_cpu *c = &g_sim.cpu[cpu];
+	while (n-- > 0 && c->nsb > 0) {
+		sim_commit(&c->sb[0]);
+		memmove(&c->sb[0], &c->sb[1], (size_t)(c->nsb - 1) * sizeof(c->sb[0]));
+		c->nsb--;
+	}
+}
+
+/* A store leaves the core: into the store buffer (TSO) or straight to memory. */
+static void store_issue(struct sim_pending *e)
+{
+	if (g_sim.cfg.mode & SIM_MODE_TSO) {
+		struct sim_cpu *c = &g_sim.cpu[sim_cur()->cpu];
+		if (c->nsb == SIM_SB_SIZE)
+			sim_sb_drain(sim_cur()->cpu, 1);
+		c->sb[c->nsb++] = *e;
+	} else {
+		sim_commit(e);
+	}
+}
+
+/* Byte-wise forwarding from younger pending stores; memory otherwise. */
+static u64 forward(const volatile void *p, unsigned size, u64 v)
+{
+	struct sim_fiber *f = sim_cur();
+	struct sim_cpu *c = &g_sim.cpu[f->cpu];
+	if (!f->nplain && !c->nsb)
+		return v;
+	const u8 *a = (const u8 *)p;
+	u8 out[8];
+	memcpy(out, &v, 8);
+	for (unsigned b = 0; b < size; b++) {
+		const u8 *x = a + b;
+		bool hit = false;
+		for (int i = f->nplain - 1; i >= 0 && !hit; i--) {
+			const u8 *s = (const u8 *)f->plain[i].p;
+			if (x >= s && x < s + f->plain[i].size) {
+				out[b] = ((const u8 *)&f->plain[i].v)[x - s];
+				hit = true;
+			}
+		}
+		for (int i = c->nsb - 1; i >= 0 && !hit; i--) {
+			const u8 *s = (const u8 *)c->sb[i].p;
+			if (x >= s && x < s + c->sb[i].size) {
+				out[b] = ((const u8 *)&c->sb[i].v)[x - s];
+				hit = true;
+			}
+		}
+	}
+	memcpy(&v, out, 8);
+	return v;
+}
+
+static void op_seen(struct sim_fiber *f, const volatile void *p, unsigned size, u64 v)
+{
+	for (int i = 0; i < f->nseen; i++)
+		if (f->seen[i].p == p) {
+			f->seen[i].v = v;
+			f->seen[i].size = (u8)size;
+			return;
+		}
+	if (f->nseen < SIM_SEEN) {
+		f->seen[f->nseen].p = p;
+		f->seen[f->nseen].v = v;
+		f->seen[f->nseen++].size = (u8)size;
+	}
+}
+
+bool sim_op_seen(const volatile void *p, unsigned size, u64 *v)
+{
+	if (g_sim.cur < 0)
+		return false;
+	struct sim_fiber *f = sim_cur();
+	for (int i = 0; i < f->nseen; i++)
+		if (f->seen[i].p == p && f->seen[i].size == size) {
+			*v = f->seen[i].v;
+			return true;
+		}
+	return false;
+}
+
+int sim_op_tscs(const u64 **tscs)
+{
+	if (g_sim.cur < 0)
+		return 0;
+	*tscs = sim_cur()->tscs;
+	return sim_cur()->ntscs;
+}
+
+static void hoist_reset(struct sim_fiber *f)
+{
+	f->nhoist = 0;
+}
+
+void sim_commit_plain(struct sim_fiber *f)
+{
+	for (int i = 0; i < f->nplain; i++) {
+		sim_point();
+		store_issue(&f->plain[i]);
+		sim_trace(SIM_OP_COMMIT, f->plain[i].site, NULL, f->plain[i].v);
+	}
+	f->nplain = 0;
+}
+
+/* ------------------------------------------------------------ compat -- */
+
+u64 pvsim_load(struct pv_site *s, const volatile void *p, unsigned size)
+{
+	if (g_sim.cur < 0)
+		return mem_read(p, size);
+	sim_point();
+	struct sim_fiber *f = sim_cur();
+	if (f->nhoist < SIM_HOIST)
+		f->hoist[f->nhoist++] = sim_cpu_tsc_now(f->cpu);
+	u64 v = forward(p, size, mem_read(p, size));
+	if (f->op)
+		op_seen(f, p, size, v);
+	if (in_arena(p)) {
+		/* reads-from feedback: (last writer's site, this site, same fiber?) */
+		size_t off = (size_t)((const u8 *)p - g_arena);
+		u32 h = g_shadow_site[off] * 0x9E3779B1u ^ sim_site_id(s) * 0x85EBCA77u;
+		h ^= (g_shadow_fiber[off] == (u8)(g_sim.cur + 1)) ? 0x5bd1e995u : 0;
+		pv_feature_hit(h ^ (h >> 15));
+	}
+	sim_trace(SIM_OP_LOAD, s, NULL, v);
+	return v;
+}
+
+void pvsim_store(struct pv_site *s, volatile void *p, unsigned size, u64 v)
+{
+	struct sim_pending e = { p, v, (u8)size, s, (u8)(g_sim.cur + 1) };
+	if (g_sim.cur < 0) {
+		sim_commit(&e);
+		return;
+	}
+	sim_point();
+	store_issue(&e);
+	sim_trace(SIM_OP_STORE, s, NULL, v);
+}
+
+/*
+ * A plain bulk copy: 8-byte chunks (split at 8-byte boundaries) stored in an
+ * order taken from the input's tail (ascending like rep movs, descending, or
+ * rotated), one scheduling point each.
+ */
+void pvsim_memcpy(struct pv_site *s, volatile void *dst, const void *src, size_t n)
+{
+	if (g_sim.cur < 0 || n == 0) {
+		memcpy((void *)dst, src, n);
+		return;
+	}
+	struct { size_t off; u8 len; } chunk[512];
+	size_t nc = 0;
+	for (size_t off = 0; off < n && nc < ARRAY_SIZE(chunk);) {
+		uintptr_t a = (uintptr_t)dst + off;
+		size_t len = 8 - (a & 7);
+		if (len > n - off)
+			len = n - off;
+		chunk[nc].off = off;
+		chunk[nc++].len = (u8)len;
+		off += len;
+	}
+	u8 order = fdp_tail_u8(g_sim.in, 0);
+	size_t start = (order & 0x7f) % nc;
+	struct sim_fiber *f = sim_cur();
+	for (size_t k = 0; k < nc; k++) {
+		size_t i = (start + k) % nc;
+		if (order & 0x80)
+			i = nc - 1 - i;
+		struct sim_pending e = { (u8 *)dst + chunk[i].off, 0, chunk[i].len, s, (u8)(g_sim.cur + 1) };
+		memcpy(&e.v, (const u8 *)src + chunk[i].off, chunk[i].len);
+		sim_point();
+		if ((g_sim.cfg.mode & SIM_MODE_REORDER) && f->nplain < SIM_PLAIN_MAX)
+			f->plain[f->nplain++] = e;
+		else
+			store_issue(&e);
+		sim_trace(SIM_OP_COPY, s, NULL, e.v);
+	}
+}
+
+void pvsim_fence(struct pv_site *s, enum pv_fence kind)
+{
+	if (g_sim.cur < 0)
+		return;
+	struct sim_fiber *f = sim_cur();
+	sim_commit_plain(f); /* every barrier is at least a compiler barrier */
+	sim_point();
+	if (kind == PV_SMP_MB)
+		sim_sb_drain(f->cpu, SIM_SB_SIZE);
+	if (kind == PV_SMP_MB || kind == PV_LFENCE)
+		hoist_reset(f);
+	sim_trace(SIM_OP_FENCE, s, NULL, kind);
+}
+
+u64 pvsim_rdtsc(struct pv_site *s, bool ordered)
+{
+	if (g_sim.cur < 0)
+		return sim_cpu_tsc_now(0);
+	sim_point();
+	struct sim_fiber *f = sim_cur();
+	u64 v = sim_cpu_tsc_now(f->cpu);
+	if (ordered)
+		hoist_reset(f);
+	else if ((g_sim.cfg.mode & SIM_MODE_HOIST) && f->nhoist)
+		v = f->hoist[0]; /* executed before the oldest recent load completed */
+	if (f->op) { /* keep the most recent ones: the accepted read is the last */
+		if (f->ntscs == SIM_OP_TSCS)
+			memmove(&f->tscs[0], &f->tscs[1], sizeof(f->tscs[0]) * (SIM_OP_TSCS - 1));
+		else
+			f->ntscs++;
+		f->tscs[f->ntscs - 1] = v;
+	}
+	sim_trace(SIM_OP_RDTSC, s, NULL, v);
+	return v;
+}
+
+u64 pvsim_rmw(struct pv_site *s, volatile void *p, unsigned size, enum pvsim_rmw op, u64 a, u64 b)
+{
+	if (g_sim.cur >= 0) {
+		struct sim_fiber *f = sim_cur();
+		sim_commit_plain(f);
+		sim_point();
+		sim_sb_drain(f->cpu, SIM_SB_SIZE); /* locked op */
+		hoist_reset(f);
+	}
+	u64 old = mem_read(p, size), nv = old;
+	u64 mask = size == 8 ? ~0ULL : ((1ULL << (size * 8)) - 1);
+	switch (op) {
+	case PVSIM_XCHG: nv = a; break;
+	case PVSIM_CMPXCHG: if ((old & mask) == (a & mask)) nv = b; break;
+	case PVSIM_ADD: nv = old + a; break;
+	case PVSIM_OR: nv = old | a; break;
+	case PVSIM_AND: nv = old & a; break;
+	}
+	struct sim_pending e = { p, nv & mask, (u8)size, s, (u8)(g_sim.cur + 1) };
+	sim_commit(&e);
+	if (g_sim.cur >= 0)
+		sim_trace(SIM_OP_RMW, s, NULL, nv & mask);
+	return old;
+}
+
+int pvsim_cpu(void)
+{
+	return g_sim.cur < 0 ? 0 : sim_cur()->cpu;
+}
+
+unsigned long pvsim_irq_save(struct pv_site *s)
+{
+	if (g_sim.cur < 0)
+		return 0;
+	sim_point();
+	struct sim_fiber *f = sim_cur();
+	unsigned long flags = f->irq_off;
+	f->irq_off = 1;
+	sim_trace(SIM_OP_IRQ, s, "irq-off", 1);
+	return flags;
+}
+
+void pvsim_irq_restore(struct pv_site *s, unsigned long flags)
+{
+	if (g_sim.cur < 0)
+		return;
+	sim_point();
+	sim_cur()->irq_off = flags;
+	sim_trace(SIM_OP_IRQ, s, flags ? "irq-off" : "irq-on", flags);
+}
+
+void pvsim_preempt(int delta)
+{
+	if (g_sim.cur >= 0)
+		sim_cur()->preempt_count += delta;
+}
+
+void pvsim_cpu_relax(struct pv_site *s)
+{
+	if (g_sim.cur < 0)
+		return;
+	sim_point();
+	sim_trace(SIM_OP_RELAX, s, NULL, 0);
+	sim_demote();
+}
+
+/* A VM exit runs the host model synchronously on the exiting vCPU, as KVM does. */
+u64 pv_vm_exit(enum pv_exit_reason reason, u64 a0, u64 a1)
+{
+	static struct pv_site site = { __FILE__, "vm-exit", __LINE__, 0 };
+	if (g_sim.cur < 0 || !g_sim.cfg.on_exit)
+		return (u64)-1;
+	sim_point();
+	struct sim_fiber *f = sim_cur();
+	sim_sb_drain(f->cpu, SIM_SB_SIZE); /* VM exits serialise */
+	hoist_reset(f);
+	sim_trace(SIM_OP_EXIT, &site, NULL, ((u64)reason << 32) | (u32)a0);
+	return g_sim.cfg.on_exit(g_sim.cfg.ctx, f->cpu, reason, a0, a1);
+}
+
+void sim_host_write(volatile void *p, const void *src, size_t n)
+{
+	memcpy((void *)p, src, n);
+}

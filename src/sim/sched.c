@@ -1,0 +1,441 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The scheduler: fibers are simulated guest tasks (running on vCPUs) and host
+ * fibers (the hypervisor).  Every access through compat.h is a scheduling
+ * point.  The schedule comes from the input's tail:
+ *
+ *   PCT (default): one priority byte per fiber, 0-3 change points (u16) at
+ *   which the running fiber drops to the lowest priority, then an event list.
+ *   Sparse (mode bit 0): the event list alone; SWITCH events are the
+ *   preemptions, otherwise the current fiber keeps running.
+ *
+ *   Event list: count byte, then (delta-steps, kind, arg) triples.
+ *
+ * After SIM_FAIR_AFTER steps the schedule turns round-robin, so a reader still
+ * spinning later, with the writer idle, is a liveness finding, not a hang.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oracle/oracle.h"
+#include "sim/sim_internal.h"
+
+struct sim_state g_sim;
+struct fiber_ctx g_main_ctx;
+enum sim_fail_mode sim_fail_mode = SIM_FAIL_ABORT;
+
+static bool runnable(const struct sim_fiber *f)
+{
+	if (f->done)
+		return false;
+	if (f->guest && g_sim.frozen)
+		return false;
+	return !g_sim.cpu[f->cpu].preempted;
+}
+
+/* ---------------------------------------------------------------- TSC -- */
+
+u64 sim_cpu_tsc_now(int cpu)
+{
+	const struct sim_cpu *c = &g_sim.cpu[cpu];
+	return c->tsc_anchor + (g_sim.step - c->step_anchor) * c->rate;
+}
+
+u64 sim_cpu_tsc(int cpu)
+{
+	return sim_cpu_tsc_now(cpu);
+}
+
+u32 sim_cpu_tsc_rate(int cpu)
+{
+	return g_sim.cpu[cpu].rate;
+}
+
+void sim_set_tsc_rate(int cpu, u32 rate)
+{
+	if (rate == 0)
+		rate = 1;
+	for (int c = 0; c <= SIM_MAX_CPUS; c++) {
+		if (cpu >= 0 && c != cpu)
+			continue;
+		struct sim_cpu *p = &g_sim.cpu[c];
+		p->tsc_anchor = sim_cpu_tsc_now(c);
+		p->step_anchor = g_sim.step;
+		p->rate = rate;
+	}
+}
+
+u64 sim_step(void) { return g_sim.step; }
+u64 sim_true_ns(void) { return g_sim.step * SIM_NS_PER_STEP; }
+int sim_nr_cpus(void) { return g_sim.cfg.nr_cpus; }
+u8 sim_mode(void) { return g_sim.cfg.mode; }
+struct fdp *sim_input(void) { return g_sim.in; }
+const char *sim_variant(void) { return g_sim.cfg.variant ? g_sim.cfg.variant : "?"; }
+int sim_self(void) { return g_sim.cur; }
+bool sim_run_completed(void) { return g_sim.completed; }
+
+u64 sim_op_start_step(void)
+{
+	return g_sim.cur >= 0 ? sim_cur()->op_start : 0;
+}
+
+/* ----------------------------------------------------------- lifecycle -- */
+
+void sim_reset(const struct sim_config *cfg, struct fdp *in)
+{
+	memset(&g_sim, 0, sizeof(g_sim));
+	g_sim.cfg = *cfg;
+	if (g_sim.cfg.nr_cpus < 1)
+		g_sim.cfg.nr_cpus = 1;
+	if (g_sim.cfg.nr_cpus > SIM_MAX_CPUS)
+		g_sim.cfg.nr_cpus = SIM_MAX_CPUS;
+	if (g_sim.cfg.tsc_rate == 0)
+		g_sim.cfg.tsc_rate = 256;
+	g_sim.in = in;
+	g_sim.cur = -1;
+	for (int c = 0; c <= SIM_MAX_CPUS; c++) {
+		s64 skew = c < SIM_MAX_CPUS ? cfg->tsc_skew[c] : 0;
+		g_sim.cpu[c].tsc_anchor = SIM_TSC_BASE + (u64)skew;
+		g_sim.cpu[c].rate = g_sim.cfg.tsc_rate;
+	}
+	memset(g_arena, 0, SIM_ARENA_SIZE);
+	memset(g_shadow_site, 0, sizeof(g_shadow_site));
+	memset(g_shadow_fiber, 0, sizeof(g_shadow_fiber));
+	sim_trace_reset();
+}
+
+static void fiber_main(void *arg);
+
+int sim_spawn(const char *name, sim_fiber_fn fn, void *arg, int cpu, bool guest)
+{
+	if (g_sim.nf >= SIM_MAX_FIBERS)
+		abort(); /* a scenario bug, never an input's fault */
+	int i = g_sim.nf++;
+	struct sim_fiber *f = &g_sim.f[i];
+	struct fiber_ctx ctx = f->ctx; /* keep the stack across inputs */
+	memset(f, 0, sizeof(*f));
+	f->ctx = ctx;
+	f->name = name;
+	f->fn = fn;
+	f->arg = arg;
+	f->guest = guest;
+	f->cpu = guest ? cpu % g_sim.cfg.nr_cpus : SIM_HOST_CPU;
+	fiber_ctx_make(&f->ctx, SIM_STACK_SIZE, fiber_main, f);
+	return i;
+}
+
+static void decode_schedule(void)
+{
+	struct fdp *in = g_sim.in;
+	if (!(g_sim.cfg.mode & SIM_MODE_SPARSE)) {
+		for (int i = 0; i < g_sim.nf; i++)
+			g_sim.f[i].prio = fdp_tail_u8(in, 0);
+		g_sim.nchange = fdp_tail_u8(in, 0) % 4;
+		for (int i = 0; i < g_sim.nchange; i++)
+			g_sim.change[i] = fdp_tail_u16(in, 0) % SIM_FAIR_AFTER;
+	}
+	g_sim.nev = fdp_tail_u8(in, 0) % (SIM_MAX_EVENTS + 1);
+	u32 at = 0;
+	for (int i = 0; i < g_sim.nev; i++) {
+		at += fdp_tail_u8(in, 0);
+		g_sim.ev[i].at = at;
+		g_sim.ev[i].kind = fdp_tail_u8(in, 0) % SIM_EV_NR;
+		g_sim.ev[i].arg = fdp_tail_u8(in, 0);
+	}
+}
+
+/* ------------------------------------------------------------- choose -- */
+
+static int pick_pct(void)
+{
+	int best = -1;
+	for (int i = 0; i < g_sim.nf; i++)
+		if (runnable(&g_sim.f[i]) && (best < 0 || g_sim.f[i].prio > g_sim.f[best].prio))
+			best = i;
+	return best;
+}
+
+static int pick_round_robin(void)
+{
+	for (int k = 1; k <= g_sim.nf; k++) {
+		int i = (g_sim.cur + k + g_sim.nf) % g_sim.nf;
+		if (runnable(&g_sim.f[i]))
+			return i;
+	}
+	return -1;
+}
+
+static int pick_next(void)
+{
+	if (g_sim.fair)
+		return pick_round_robin();
+	if (g_sim.cfg.mode & SIM_MODE_SPARSE) {
+		if (g_sim.cur >= 0 && runnable(sim_cur()))
+			return g_sim.cur;
+		for (int i = 0; i < g_sim.nf; i++)
+			if (runnable(&g_sim.f[i]))
+				return i;
+		return -1;
+	}
+	return pick_pct();
+}
+
+/* Nothing runnable: let time pass until a preempted vCPU comes back. */
+static bool wait_for_time(void)
+{
+	u64 soonest = 0;
+	for (int c = 0; c < g_sim.cfg.nr_cpus; c++)
+		if (g_sim.cpu[c].preempted && (!soonest || g_sim.cpu[c].preempted_until < soonest))
+			soonest = g_sim.cpu[c].preempted_until;
+	if (!soonest)
+		return false;
+	g_sim.step = soonest;
+	return true;
+}
+
+static void host_resume_due(void)
+{
+	for (int c = 0; c < g_sim.cfg.nr_cpus; c++) {
+		struct sim_cpu *p = &g_sim.cpu[c];
+		if (p->preempted && g_sim.step >= p->preempted_until) {
+			p->preempted = false;
+			sim_trace(SIM_OP_EVENT, NULL, "host-resume-vcpu", (u64)c);
+			if (g_sim.cfg.on_host_preempt)
+				g_sim.cfg.on_host_preempt(g_sim.cfg.ctx, c, false);
+		}
+	}
+}
+
+static void switch_to(int next, bool dying)
+{
+	int prev = g_sim.cur;
+	struct fiber_ctx *from = prev < 0 ? &g_main_ctx : &g_sim.f[prev].ctx;
+	struct fiber_ctx *to = next < 0 ? &g_main_ctx : &g_sim.f[next].ctx;
+	g_sim.cur = next;
+	fiber_switch(from, to, dying);
+	/* back on prev's stack */
+	g_sim.cur = prev;
+}
+
+/* Pick and switch; from a finished fiber this never returns. */
+static void reschedule(bool dying)
+{
+	for (;;) {
+		host_resume_due();
+		int next = pick_next();
+		if (next >= 0) {
+			if (next != g_sim.cur || dying)
+				switch_to(next, dying);
+			return;
+		}
+		if (!wait_for_time()) {
+			/* all done, or nobody can ever run again (frozen guests) */
+			switch_to(-1, dying);
+			return;
+		}
+	}
+}
+
+/* ------------------------------------------------------------- events -- */
+
+static void ev_migrate(u8 arg)
+{
+	struct sim_fiber *f = &g_sim.f[(arg & 7) % g_sim.nf];
+	int cpu = (arg >> 3) % g_sim.cfg.nr_cpus;
+	/* a task in a preempt- or IRQ-disabled section cannot be migrated */
+	if (!f->guest || f->done || f->preempt_count || f->irq_off || f->cpu == cpu)
+		return;
+	sim_sb_drain(f->cpu, SIM_SB_SIZE); /* a context switch is a full barrier */
+	f->cpu = cpu;
+	f->nhoist = 0;
+	sim_trace(SIM_OP_EVENT, NULL, "migrate", (u64)cpu);
+}
+
+static void ev_host_preempt(u8 arg)
+{
+	int cpu = (arg & 3) % g_sim.cfg.nr_cpus;
+	struct sim_cpu *p = &g_sim.cpu[cpu];
+	if (p->preempted)
+		return;
+	p->preempted = true;
+	p->preempted_until = g_sim.step + 8 * ((arg >> 2) + 1);
+	sim_trace(SIM_OP_EVENT, NULL, "host-preempt-vcpu", (u64)cpu);
+	if (g_sim.cfg.on_host_preempt)
+		g_sim.cfg.on_host_preempt(g_sim.cfg.ctx, cpu, true);
+}
+
+static void apply_event(const struct sim_ev *e)
+{
+	switch (e->kind) {
+	case SIM_EV_SWITCH: {
+		int t = e->arg % g_sim.nf;
+		if (g_sim.cfg.mode & SIM_MODE_SPARSE) {
+			/* demote everyone else: sparse picks the current fiber */
+			if (runnable(&g_sim.f[t]) && t != g_sim.cur) {
+				sim_trace(SIM_OP_EVENT, NULL, "preempt-to", (u64)t);
+				switch_to(t, false);
+			}
+		} else {
+			g_sim.f[t].prio = 256 + ++g_sim.high;
+		}
+		break;
+	}
+	case SIM_EV_MIGRATE:
+		ev_migrate(e->arg);
+		break;
+	case SIM_EV_HOST_PREEMPT:
+		ev_host_preempt(e->arg);
+		break;
+	case SIM_EV_SB_DRAIN:
+		sim_sb_drain((e->arg & 3) % g_sim.cfg.nr_cpus, 1);
+		break;
+	default:
+		if (g_sim.cfg.on_event) {
+			sim_trace(SIM_OP_EVENT, NULL, "scenario-event", ((u64)e->kind << 8) | e->arg);
+			g_sim.cfg.on_event(g_sim.cfg.ctx, (enum sim_event)e->kind, e->arg);
+		}
+		break;
+	}
+}
+
+/* ------------------------------------------------------ the point itself -- */
+
+static void check_liveness(struct sim_fiber *f)
+{
+	if (!f->op || !g_sim.writer_idle || !g_sim.fair)
+		return;
+	if (++f->op_idle_steps > SIM_LIVENESS_STEPS)
+		oracle_liveness(f->name, f->op, f->op_idle_steps);
+}
+
+void sim_point(void)
+{
+	struct sim_fiber *f = sim_cur();
+	g_sim.step++;
+	f->own_steps++;
+	if (g_sim.step >= SIM_HARD_LIMIT)
+		sim_abandon();
+	if (!g_sim.fair && g_sim.step >= SIM_FAIR_AFTER)
+		g_sim.fair = true;
+	if (g_sim.fair) /* store buffers drain eventually */
+		for (int c = 0; c <= SIM_MAX_CPUS; c++)
+			sim_sb_drain(c, 1);
+	for (int i = 0; i < g_sim.nchange; i++)
+		if (g_sim.change[i] == g_sim.step)
+			f->prio = -(++g_sim.low);
+	while (g_sim.evi < g_sim.nev && g_sim.ev[g_sim.evi].at <= g_sim.step)
+		apply_event(&g_sim.ev[g_sim.evi++]);
+	check_liveness(sim_cur());
+	reschedule(false);
+}
+
+void sim_demote(void)
+{
+	if (g_sim.cfg.mode & SIM_MODE_SPARSE) {
+		/* a spinning fiber gives way to the next runnable one */
+		for (int k = 1; k < g_sim.nf; k++) {
+			int i = (g_sim.cur + k) % g_sim.nf;
+			if (runnable(&g_sim.f[i])) {
+				switch_to(i, false);
+				return;
+			}
+		}
+	} else {
+		sim_cur()->prio = -(++g_sim.low);
+	}
+}
+
+static void fiber_main(void *arg)
+{
+	struct sim_fiber *f = arg;
+	/* the main context is the only one that starts fibers the first time */
+	fiber_entered(&f->ctx, &g_main_ctx);
+	f->fn(f->arg);
+	sim_commit_plain(f);
+	f->done = true;
+	sim_trace(SIM_OP_END, NULL, "fiber-exit", 0);
+	if (!f->guest) {
+		bool idle = true;
+		for (int i = 0; i < g_sim.nf; i++)
+			if (!g_sim.f[i].guest && !g_sim.f[i].done)
+				idle = false;
+		if (idle) {
+			g_sim.writer_idle = true;
+			g_sim.frozen = false; /* a writer that forgot to unfreeze */
+		}
+	}
+	reschedule(true);
+	abort(); /* unreachable: nobody switches back to a finished fiber */
+}
+
+void sim_run(void)
+{
+	decode_schedule();
+	g_sim.running = true;
+	g_sim.cur = -1;
+	int first = pick_next();
+	if (first >= 0) {
+		g_sim.cur = first;
+		fiber_switch(&g_main_ctx, &g_sim.f[first].ctx, 0);
+		g_sim.cur = -1;
+	}
+	g_sim.running = false;
+	g_sim.completed = true;
+	for (int i = 0; i < g_sim.nf; i++)
+		if (!g_sim.f[i].done)
+			g_sim.completed = false;
+}
+
+/* Leave the run from inside a fiber (budget exhausted, finding recorded). */
+void sim_abandon(void)
+{
+	g_sim.completed = false;
+	struct fiber_ctx *from = &sim_cur()->ctx;
+	g_sim.cur = -1;
+	fiber_switch(from, &g_main_ctx, 1);
+	abort();
+}
+
+/* --------------------------------------------------- scenario helpers -- */
+
+void sim_yield(const char *why)
+{
+	sim_point();
+	sim_trace(SIM_OP_NOTE, NULL, why, 0);
+}
+
+void sim_note(const char *what, u64 v)
+{
+	sim_trace(SIM_OP_NOTE, NULL, what, v);
+}
+
+void sim_op_begin(const char *what)
+{
+	struct sim_fiber *f = sim_cur();
+	f->op = what;
+	f->op_start = g_sim.step;
+	f->op_idle_steps = 0;
+	f->nseen = 0;
+	f->ntscs = 0;
+	sim_trace(SIM_OP_BEGIN, NULL, what, 0);
+}
+
+void sim_op_end(void)
+{
+	struct sim_fiber *f = sim_cur();
+	sim_trace(SIM_OP_END, NULL, f->op, g_sim.step - f->op_start);
+	f->op = NULL;
+}
+
+void sim_writer_idle(void)
+{
+	g_sim.writer_idle = true;
+}
+
+void sim_guest_freeze(bool frozen)
+{
+	g_sim.frozen = frozen;
+	sim_trace(SIM_OP_EVENT, NULL, frozen ? "guest-freeze" : "guest-unfreeze", 0);
+	sim_point();
+}

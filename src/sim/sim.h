@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The deterministic vCPU simulator: its interface to scenarios (targets),
+ * oracles and the replayer.  Protocol code never includes this; it sees the
+ * simulator only through compat.h.
+ */
+#ifndef PVFUZZ_SIM_H
+#define PVFUZZ_SIM_H
+
+#include "pvfuzz/compat.h"
+#include "sim/fdp.h"
+
+#define SIM_MAX_FIBERS 8
+#define SIM_MAX_CPUS 4            /* guest vCPUs */
+#define SIM_HOST_CPU SIM_MAX_CPUS /* the "CPU" hypervisor fibers run on */
+#define SIM_FAIR_AFTER 1024       /* steps of adversarial schedule, then round robin */
+#define SIM_HARD_LIMIT 12288      /* no input runs longer than this */
+#define SIM_LIVENESS_STEPS 768    /* own steps of one op, writer idle, fair schedule */
+#define SIM_MAX_EVENTS 24
+#define SIM_NS_PER_STEP 100       /* true time advanced by one scheduling point */
+#define SIM_TSC_BASE 0x10000000000ULL
+
+enum sim_op {
+	SIM_OP_LOAD, SIM_OP_STORE, SIM_OP_COPY, SIM_OP_COMMIT, SIM_OP_FENCE,
+	SIM_OP_RDTSC, SIM_OP_RMW, SIM_OP_IRQ, SIM_OP_EXIT, SIM_OP_RELAX,
+	SIM_OP_EVENT, SIM_OP_BEGIN, SIM_OP_END, SIM_OP_NOTE,
+};
+
+/* Schedule events: part of the schedule, decoded from the input's tail. */
+enum sim_event {
+	SIM_EV_SWITCH,       /* run fiber arg (sparse) / boost it (PCT) */
+	SIM_EV_MIGRATE,      /* move guest task (arg & 7) to vCPU (arg >> 3) */
+	SIM_EV_HOST_PREEMPT, /* host deschedules vCPU (arg & 3) for 8*(arg>>2) steps */
+	SIM_EV_TSC_FREQ,     /* scenario: TSC frequency change, arg = new rate selector */
+	SIM_EV_WRITER,       /* scenario: kick the writer / hypervisor */
+	SIM_EV_SB_DRAIN,     /* commit the oldest buffered store of vCPU (arg & 3) */
+	SIM_EV_SCENARIO,     /* scenario-defined (IPI delivery, batch failure, ...) */
+	SIM_EV_SCENARIO2,
+	SIM_EV_NR
+};
+
+/* Mode bits: the first byte of every input. */
+#define SIM_MODE_SPARSE 0x01   /* sparse preemption list instead of PCT */
+#define SIM_MODE_TSO 0x02      /* x86-TSO store buffer per vCPU */
+#define SIM_MODE_SKEW 0x04     /* per-vCPU TSC skew from the input */
+#define SIM_MODE_REORDER 0x08  /* compiler may sink plain copies to the next barrier */
+#define SIM_MODE_HOIST 0x10    /* plain RDTSC may complete before recent loads */
+
+typedef void (*sim_fiber_fn)(void *arg);
+
+struct sim_config {
+	u8 mode;
+	int nr_cpus;           /* guest vCPUs, 1..SIM_MAX_CPUS */
+	u32 tsc_rate;          /* TSC ticks per step (all vCPUs at start) */
+	s64 tsc_skew[SIM_MAX_CPUS];
+	/* Scenario hooks; any may be NULL. */
+	void (*on_event)(void *ctx, enum sim_event ev, u8 arg);
+	u64 (*on_exit)(void *ctx, int cpu, enum pv_exit_reason r, u64 a0, u64 a1);
+	void (*on_host_preempt)(void *ctx, int cpu, bool preempted);
+	void *ctx;
+	const char *variant;   /* for reports */
+};
+
+/* ---- lifecycle ---- */
+void sim_reset(const struct sim_config *cfg, struct fdp *in);
+int sim_spawn(const char *name, sim_fiber_fn fn, void *arg, int cpu, bool guest);
+void sim_run(void);        /* decodes the schedule from the input tail, runs all fibers */
+bool sim_run_completed(void);
+
+/* ---- called from fibers (scenario code) ---- */
+int sim_self(void);
+void sim_yield(const char *why);      /* a bare scheduling point */
+void sim_op_begin(const char *what);  /* brackets one reader op for liveness */
+void sim_op_end(void);
+void sim_writer_idle(void);           /* the writer has no more unprompted work */
+void sim_guest_freeze(bool frozen);   /* KVM_REQ_MCLOCK_INPROGRESS: no guest entries */
+void sim_note(const char *what, u64 v); /* an annotation in the trace */
+
+/* ---- ground truth, for oracles and host models ---- */
+u64 sim_step(void);
+u64 sim_true_ns(void);               /* the simulator's true time */
+u64 sim_cpu_tsc(int cpu);            /* current TSC of a vCPU (no scheduling point) */
+u32 sim_cpu_tsc_rate(int cpu);
+void sim_set_tsc_rate(int cpu, u32 rate); /* cpu < 0: all vCPUs */
+u64 sim_op_start_step(void);         /* step at which the current fiber's op began */
+/* What the current op last loaded at p (false if it never loaded it). */
+bool sim_op_seen(const volatile void *p, unsigned size, u64 *v);
+/* The TSC values the current op read, oldest first. */
+int sim_op_tscs(const u64 **tscs);
+int sim_nr_cpus(void);
+u8 sim_mode(void);
+struct fdp *sim_input(void);
+const char *sim_variant(void);
+
+/* ---- memory the guest and host share ---- */
+void *sim_shared_alloc(size_t size, size_t align); /* zeroed, tracked for feedback */
+void sim_host_write(volatile void *p, const void *src, size_t n); /* setup, no schedule */
+
+/* ---- trace ---- */
+extern int sim_trace_live;           /* print every step as it happens */
+u64 sim_trace_hash(void);
+void sim_trace_dump_tail(int n);     /* the last n steps, for reports */
+
+/* ---- how a failed oracle ends the run ---- */
+enum sim_fail_mode { SIM_FAIL_ABORT, SIM_FAIL_RECORD };
+extern enum sim_fail_mode sim_fail_mode;
+void sim_abandon(void) __attribute__((noreturn)); /* leave the run from a fiber */
+
+#endif

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+/* Simulator state shared by sched.c, access.c and trace.c. */
+#ifndef PVFUZZ_SIM_INTERNAL_H
+#define PVFUZZ_SIM_INTERNAL_H
+
+#include "sim/fiber.h"
+#include "sim/sim.h"
+
+#define SIM_STACK_SIZE (256 * 1024)
+#define SIM_ARENA_SIZE (64 * 1024)
+#define SIM_SB_SIZE 8     /* x86 store buffers hold a few dozen; 8 is plenty here */
+#define SIM_PLAIN_MAX 64
+#define SIM_HOIST 4
+#define SIM_SEEN 24
+#define SIM_OP_TSCS 8
+
+/* A store not yet visible to other CPUs. */
+struct sim_pending {
+	volatile void *p;
+	u64 v;
+	u8 size;
+	struct pv_site *site;
+	u8 fiber;
+};
+
+struct sim_fiber {
+	struct fiber_ctx ctx;
+	const char *name;
+	sim_fiber_fn fn;
+	void *arg;
+	int cpu;
+	bool guest;
+	bool done;
+	int prio;
+	u64 own_steps;
+	int preempt_count;
+	unsigned long irq_off;
+	/* one reader operation, for liveness */
+	const char *op;
+	u64 op_start;
+	u64 op_idle_steps;
+	/* TSC values before the most recent loads (plain RDTSC may be hoisted) */
+	u64 hoist[SIM_HOIST];
+	int nhoist;
+	/* what the current op loaded last from each address, and its TSC reads */
+	struct { const volatile void *p; u64 v; u8 size; } seen[SIM_SEEN];
+	int nseen;
+	u64 tscs[SIM_OP_TSCS];
+	int ntscs;
+	/* plain copies the compiler may sink to the next barrier */
+	struct sim_pending plain[SIM_PLAIN_MAX];
+	int nplain;
+};
+
+struct sim_cpu {
+	u64 tsc_anchor;
+	u64 step_anchor;
+	u32 rate;
+	u64 preempted_until;
+	bool preempted;
+	struct sim_pending sb[SIM_SB_SIZE]; /* FIFO: x86-TSO */
+	int nsb;
+};
+
+struct sim_ev {
+	u32 at;
+	u8 kind;
+	u8 arg;
+};
+
+struct sim_state {
+	struct sim_config cfg;
+	struct fdp *in;
+	struct sim_fiber f[SIM_MAX_FIBERS];
+	int nf;
+	struct sim_cpu cpu[SIM_MAX_CPUS + 1];
+	int cur; /* -1: main context */
+	u64 step;
+	bool running;
+	/* schedule */
+	u16 change[3];
+	int nchange;
+	int low, high;
+	struct sim_ev ev[SIM_MAX_EVENTS];
+	int nev, evi;
+	bool fair;
+	bool frozen;
+	bool writer_idle;
+	bool completed;
+	/* shared arena and its reads-from shadow */
+	size_t arena_used;
+	/* trace */
+	u64 hash;
+};
+
+extern struct sim_state g_sim;
+extern struct fiber_ctx g_main_ctx;
+extern u8 g_arena[SIM_ARENA_SIZE];
+extern u16 g_shadow_site[SIM_ARENA_SIZE];
+extern u8 g_shadow_fiber[SIM_ARENA_SIZE];
+
+static inline struct sim_fiber *sim_cur(void)
+{
+	return &g_sim.f[g_sim.cur];
+}
+
+/* sched.c */
+void sim_point(void);              /* one scheduling point of the current fiber */
+void sim_demote(void);             /* spin-loop head: a PCT change point */
+u64 sim_cpu_tsc_now(int cpu);
+/* access.c */
+void sim_commit_plain(struct sim_fiber *f);
+void sim_sb_drain(int cpu, int n);
+void sim_commit(const struct sim_pending *e);
+/* trace.c */
+u32 sim_site_id(struct pv_site *s);
+void sim_trace(enum sim_op op, struct pv_site *site, const char *note, u64 value);
+void sim_trace_reset(void);
+void pv_feature_hit(u32 h);
+
+#endif

@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The standalone replayer: links a fuzz target without any fuzzing engine
+ * (works with gcc).  Replays files, prints a readable trace, checks
+ * determinism, and never aborts the harness on a bad file.
+ *
+ *   <target> [--trace] [--check-determinism N] [--expect ORACLE|none] FILE...
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oracle/oracle.h"
+#include "sim/sim.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+static int usage(const char *argv0)
+{
+	fprintf(stderr, "usage: %s [--trace] [--check-determinism N] [--expect ORACLE|none] FILE...\n",
+		argv0);
+	return 2;
+}
+
+static u8 *read_file(const char *path, size_t *size)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		fprintf(stderr, "pvfuzz: cannot open '%s': %s\n", path, strerror(errno));
+		return NULL;
+	}
+	size_t cap = 4096, n = 0;
+	u8 *buf = malloc(cap);
+	for (;;) {
+		if (n == cap) {
+			if (cap >= (64u << 20)) {
+				fprintf(stderr, "pvfuzz: '%s' is larger than 64 MiB\n", path);
+				free(buf);
+				fclose(f);
+				return NULL;
+			}
+			cap *= 2;
+			buf = realloc(buf, cap);
+		}
+		size_t k = fread(buf + n, 1, cap - n, f);
+		n += k;
+		if (k == 0)
+			break;
+	}
+	if (ferror(f)) {
+		fprintf(stderr, "pvfuzz: cannot read '%s'\n", path);
+		free(buf);
+		fclose(f);
+		return NULL;
+	}
+	fclose(f);
+	*size = n;
+	return buf;
+}
+
+int main(int argc, char **argv)
+{
+	int check = 0, trace = 0;
+	const char *expect = NULL;
+	int first = 1;
+	for (; first < argc && argv[first][0] == '-' && argv[first][1] == '-'; first++) {
+		if (!strcmp(argv[first], "--trace")) {
+			trace = 1;
+		} else if (!strcmp(argv[first], "--check-determinism") && first + 1 < argc) {
+			char *end;
+			long v = strtol(argv[++first], &end, 10);
+			if (*end || v < 1 || v > 100000) {
+				fprintf(stderr, "pvfuzz: --check-determinism wants a count 1..100000, got '%s'\n",
+					argv[first]);
+				return 2;
+			}
+			check = (int)v;
+		} else if (!strcmp(argv[first], "--expect") && first + 1 < argc) {
+			expect = argv[++first];
+		} else {
+			fprintf(stderr, "pvfuzz: unknown option '%s'\n", argv[first]);
+			return usage(argv[0]);
+		}
+	}
+	if (first >= argc)
+		return usage(argv[0]);
+	LLVMFuzzerInitialize(&argc, &argv);
+	if (check || expect)
+		sim_fail_mode = SIM_FAIL_RECORD;
+	int rc = 0;
+	for (int i = first; i < argc; i++) {
+		size_t size;
+		u8 *data = read_file(argv[i], &size);
+		if (!data)
+			return 2;
+		sim_trace_live = trace;
+		pv_finding_reset();
+		LLVMFuzzerTestOneInput(data, size);
+		sim_trace_live = 0;
+		u64 h0 = sim_trace_hash();
+		struct pv_finding f0 = pv_last_finding;
+		pv_report_quiet = true;
+		for (int k = 1; k < check; k++) {
+			pv_finding_reset();
+			LLVMFuzzerTestOneInput(data, size);
+			if (sim_trace_hash() != h0 || pv_last_finding.hit != f0.hit ||
+			    strcmp(pv_last_finding.oracle, f0.oracle)) {
+				fprintf(stderr, "pvfuzz: NONDETERMINISTIC %s: run %d hash %016llx vs %016llx\n",
+					argv[i], k, (unsigned long long)sim_trace_hash(),
+					(unsigned long long)h0);
+				rc = 1;
+				break;
+			}
+		}
+		pv_report_quiet = false;
+		printf("%s: trace-hash %016llx outcome %s\n", argv[i], (unsigned long long)h0,
+		       f0.hit ? f0.oracle : "none");
+		if (expect && strcmp(expect, f0.hit ? f0.oracle : "none")) {
+			fprintf(stderr, "pvfuzz: %s: expected %s, got %s\n", argv[i], expect,
+				f0.hit ? f0.oracle : "none");
+			rc = 1;
+		}
+		free(data);
+	}
+	return rc;
+}
