@@ -15,6 +15,9 @@
  * Rules for protocol code:
  *   - every access to memory another CPU (or the hypervisor) can touch goes
  *     through READ_ONCE/WRITE_ONCE, an atomic, or pv_memcpy();
+ *   - at most one such access per unsequenced expression (e.g. never two
+ *     READ_ONCEs as arguments of one call): C leaves their order open, gcc
+ *     and clang pick differently, and replay must be identical in both;
  *   - barriers are the kernel ones: smp_rmb/wmb/mb, virt_rmb/wmb/mb, barrier;
  *   - time comes from rdtsc()/rdtsc_ordered() only.
  */

@@ -55,12 +55,17 @@ static __always_inline bool pvclock_read_retry(const struct pvclock_vcpu_time_in
 	return unlikely(version != READ_ONCE(src->version));
 }
 
-/* The kernel reads these fields with plain loads inside the version window. */
+/*
+ * The kernel reads these fields with plain loads inside the version window.
+ * Each load is its own statement: argument evaluation order is unspecified
+ * (gcc and clang differ), and the simulator's trace must not depend on it.
+ */
 static __always_inline u64 __pvclock_read_cycles(const struct pvclock_vcpu_time_info *src, u64 tsc)
 {
 	u64 delta = tsc - READ_ONCE(src->tsc_timestamp);
-	u64 offset = pvclock_scale_delta(delta, READ_ONCE(src->tsc_to_system_mul),
-					 READ_ONCE(src->tsc_shift));
+	u32 mul = READ_ONCE(src->tsc_to_system_mul);
+	s8 shift = READ_ONCE(src->tsc_shift);
+	u64 offset = pvclock_scale_delta(delta, mul, shift);
 	return READ_ONCE(src->system_time) + offset;
 }
 
@@ -101,8 +106,13 @@ struct kvm_clock_host {
 	void (*host_ns_and_tsc)(struct kvm_clock_host *h, u64 *ns, u64 *tsc);
 	/* a coarse host clock (jiffies-like xtime), for the pre-masterclock writers */
 	u64 (*host_coarse_ns)(struct kvm_clock_host *h);
-	/* KVM_REQ_MCLOCK_INPROGRESS: stop (true) or allow (false) guest entries */
-	void (*freeze_guests)(struct kvm_clock_host *h, bool frozen);
+	/*
+	 * vCPU v (-1: every vCPU) leaves guest mode (true) or may enter it
+	 * again (false): requests run on the vCPU's thread, out of guest mode.
+	 */
+	void (*vcpu_in_host)(struct kvm_clock_host *h, int v, bool in_host);
+	/* the order in which the vCPU threads get to their KVM_REQ_CLOCK_UPDATE */
+	int (*vcpu_order)(struct kvm_clock_host *h, int k);
 	/* Ground truth for oracles: the record the writer means to publish. */
 	void (*publish)(struct kvm_clock_host *h, int vcpu, const struct pvclock_vcpu_time_info *rec);
 	void *world;
@@ -128,6 +138,8 @@ void pvclock_update_vm_gtod_copy(struct kvm_clock_host *h);
 /* The record kvm_guest_time_update() would write; false: retry later. */
 bool kvm_guest_time_compute(struct kvm_clock_host *h, int v, struct pvclock_vcpu_time_info *hv);
 void kvm_guest_time_update(struct kvm_clock_host *h, int v);
+/* vCPU v handles a request on its own thread, out of guest mode. */
+void kvm_vcpu_run_request(struct kvm_clock_host *h, int v, void (*fn)(struct kvm_clock_host *h, int v));
 void kvm_update_masterclock(struct kvm_clock_host *h);
 /* The same freeze-update-unfreeze sequence with a writer's own per-vCPU update. */
 void kvm_update_masterclock_with(struct kvm_clock_host *h,
@@ -136,7 +148,7 @@ void kvm_write_record(struct kvm_clock_host *h, int v, const struct pvclock_vcpu
 u64 kvm_pv_clock_pairing(struct kvm_clock_host *h, int v, u64 nr, u64 arg);
 void kvmclock_cpufreq_notifier(struct kvm_clock_host *h, u32 new_khz,
 			       void (*apply)(struct kvm_clock_host *h, u32 khz));
-/* Freeze/unfreeze guest entry (KVM_REQ_MCLOCK_INPROGRESS). */
+/* kvm_start/end_pvclock_update(): MCLOCK_INPROGRESS keeps every vCPU out. */
 void kvm_start_pvclock_update(struct kvm_clock_host *h);
 void kvm_end_pvclock_update(struct kvm_clock_host *h);
 

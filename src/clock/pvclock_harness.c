@@ -39,6 +39,7 @@ struct pvclock_world {
 	bool adversarial;
 	u64 coarse_gran_ns;
 	u32 pending_khz;
+	int order_rot;
 	struct gen gens[PV_MAX_VCPUS][MAX_GENS];
 	int ngens[PV_MAX_VCPUS];
 	int reader_id[MAX_READERS];
@@ -83,10 +84,15 @@ static void w_host_ns_and_tsc(struct kvm_clock_host *h, u64 *ns, u64 *tsc)
 	*tsc = sim_cpu_tsc(SIM_HOST_CPU);
 }
 
-static void w_freeze(struct kvm_clock_host *h, bool frozen)
+static void w_vcpu_in_host(struct kvm_clock_host *h, int v, bool in_host)
 {
-	if (sim_self() >= 0)
-		sim_guest_freeze(frozen);
+	sim_vcpu_in_host(v, in_host);
+}
+
+/* vCPU threads process their requests in parallel: any order, from the input */
+static int w_vcpu_order(struct kvm_clock_host *h, int k)
+{
+	return (k + W.order_rot) % h->nr_vcpus;
 }
 
 static u64 rec_value(const struct pvclock_vcpu_time_info *r, u64 tsc)
@@ -172,10 +178,13 @@ static void writer_fiber(void *arg)
 			continue;
 		}
 		int v = (action >> 2) % h->nr_vcpus;
+		W.order_rot = action >> 4;
 		if (W.adversarial) {
 			struct pvclock_vcpu_time_info r;
 			image_record(&r);
+			h->vcpu_in_host(h, v, true);
 			W.wops->write_record(h, v, &r);
+			h->vcpu_in_host(h, v, false);
 			continue;
 		}
 		switch (action & 3) {
@@ -183,7 +192,7 @@ static void writer_fiber(void *arg)
 			W.wops->masterclock_update(h);
 			break;
 		case 1:
-			W.wops->guest_time_update(h, v);
+			kvm_vcpu_run_request(h, v, W.wops->guest_time_update);
 			break;
 		case 2:
 			/* TSC matching changes (a TSC write): the masterclock toggles */
@@ -194,7 +203,7 @@ static void writer_fiber(void *arg)
 		case 3:
 			/* kvmclock_update_work: every vCPU, no master copy refresh */
 			for (int k = 0; k < h->nr_vcpus; k++)
-				W.wops->guest_time_update(h, k);
+				kvm_vcpu_run_request(h, h->vcpu_order(h, k), W.wops->guest_time_update);
 			break;
 		}
 	}
@@ -355,7 +364,8 @@ void pvclock_scenario_run(const struct pvclock_reader_ops *rops, const struct pv
 	h->host_coarse_ns = w_host_coarse_ns;
 	h->host_tsc = w_host_tsc;
 	h->host_ns_and_tsc = w_host_ns_and_tsc;
-	h->freeze_guests = w_freeze;
+	h->vcpu_in_host = w_vcpu_in_host;
+	h->vcpu_order = w_vcpu_order;
 	h->publish = w_publish;
 	W.h = h;
 

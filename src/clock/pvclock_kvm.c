@@ -83,29 +83,41 @@ void kvm_guest_time_update(struct kvm_clock_host *h, int v)
 		kvm_setup_guest_pvclock(h, v, &hv);
 }
 
+void kvm_vcpu_run_request(struct kvm_clock_host *h, int v, void (*fn)(struct kvm_clock_host *h, int v))
+{
+	h->vcpu_in_host(h, v, true);
+	fn(h, v);
+	h->vcpu_in_host(h, v, false);
+}
+
 void kvm_start_pvclock_update(struct kvm_clock_host *h)
 {
-	/* kvm_make_mclock_inprogress_request(): no guest entries from here */
-	h->freeze_guests(h, true);
+	/* kvm_make_mclock_inprogress_request(): every vCPU out, no guest entries */
+	h->vcpu_in_host(h, -1, true);
 }
 
 void kvm_end_pvclock_update(struct kvm_clock_host *h)
 {
-	/*
-	 * KVM requests KVM_REQ_CLOCK_UPDATE on every vCPU *before* clearing
-	 * MCLOCK_INPROGRESS, so each vCPU rewrites its record before its next
-	 * guest instruction: modelled by updating all while still frozen.
-	 */
-	h->freeze_guests(h, false);
+	h->vcpu_in_host(h, -1, false);
 }
 
+/*
+ * KVM requests KVM_REQ_CLOCK_UPDATE on every vCPU *before* clearing
+ * MCLOCK_INPROGRESS, so each vCPU rewrites its own record before its next
+ * guest instruction - but the vCPU threads do so in parallel, and a vCPU
+ * that is done runs guest code (and may read a record still being
+ * rewritten) while the others are still at it.
+ */
 void kvm_update_masterclock_with(struct kvm_clock_host *h,
 				 void (*update)(struct kvm_clock_host *h, int v))
 {
 	kvm_start_pvclock_update(h);
 	pvclock_update_vm_gtod_copy(h);
-	for (int v = 0; v < h->nr_vcpus; v++)
+	for (int k = 0; k < h->nr_vcpus; k++) {
+		int v = h->vcpu_order(h, k);
 		update(h, v);
+		h->vcpu_in_host(h, v, false);
+	}
 	kvm_end_pvclock_update(h);
 }
 

@@ -223,85 +223,88 @@ static u64 vread_pvclock_stable_outside(struct pvclock_guest *g)
 
 PVCLOCK_READER(pvclock_vdso_stable_outside, vread_pvclock_stable_outside, true,
 	.bug = "CLK-06",
-	.expect = "fallback",
+	.expect = "fallback|flag_coherence",
 	.scenario = "reader sees STABLE, the host turns the masterclock off (new non-STABLE records), the "
 		"reader computes from a record it should have refused",
 	.history = "Dec 2015 posted vread_pvclock() testing PVCLOCK_TSC_STABLE_BIT outside the version "
 		"loop (ML id 37308353084); fixed by 3aed64f6d341 \"pvclock: introduce seqcount-like API\"")
 
+/*
+ * The mutations below start from vread_pvclock(): under KVM a vCPU's own
+ * record only changes while that vCPU is in the host, so the races they
+ * open are seen by a reader on another vCPU reading vCPU 0's record - the
+ * vDSO's situation.
+ */
+
 /* CLK-S1: pvclock_read_begin() without "& ~1". */
-static u64 pvclock_read_odd_version(struct pvclock_guest *g)
+static u64 vread_pvclock_odd_version(struct pvclock_guest *g)
 {
-	struct pvclock_vcpu_time_info *src;
-	unsigned version;
+	const struct pvclock_vcpu_time_info *pvti = &g->hv_clock[0].pvti;
+	u32 version;
 	u64 ret;
-	u8 flags;
 
-	preempt_disable();
-	src = this_cpu_pvti(g);
 	do {
-		version = READ_ONCE(src->version); /* the mutation: no "& ~1" */
+		version = READ_ONCE(pvti->version); /* the mutation: no "& ~1" */
 		virt_rmb();
-		ret = __pvclock_read_cycles(src, rdtsc_ordered());
-		flags = READ_ONCE(src->flags);
-	} while (pvclock_read_retry(src, version));
-	preempt_enable();
-	(void)flags;
-	return ret;
+		if (unlikely(!(READ_ONCE(pvti->flags) & PVCLOCK_TSC_STABLE_BIT)))
+			return PVCLOCK_FALLBACK;
+		ret = __pvclock_read_cycles(pvti, rdtsc_ordered());
+	} while (pvclock_read_retry(pvti, version));
+
+	return ret & S64_MAX;
 }
 
-PVCLOCK_READER(pvclock_reader_odd_version, pvclock_read_odd_version, false,
+PVCLOCK_READER(pvclock_reader_odd_version, vread_pvclock_odd_version, true,
 	.bug = "CLK-S1",
-	.expect = "torn_snapshot",
-	.scenario = "reader starts while the writer is between its odd and even version stores and "
-		"finishes before the even store",
-	.history = "synthetic mutation of pvclock_read_begin(): accepts an odd (in-progress) version "
-		"(fuzzing-conventions.md 6.2)")
+	.expect = "torn_snapshot|flag_coherence",
+	.scenario = "a reader on vCPU 1 starts while vCPU 0 is between its odd and even version "
+		"stores and finishes before the even store",
+	.history = "synthetic mutation of pvclock_read_begin(): accepts an odd (in-progress) "
+		"version (fuzzing-conventions.md 6.2)")
 
-/* CLK-S2: no retry check at all. */
-static u64 pvclock_read_no_retry(struct pvclock_guest *g)
+/* CLK-S2: the version is read but never re-checked. */
+static u64 vread_pvclock_no_retry(struct pvclock_guest *g)
 {
-	struct pvclock_vcpu_time_info *src;
+	const struct pvclock_vcpu_time_info *pvti = &g->hv_clock[0].pvti;
 	u64 ret;
 
-	preempt_disable();
-	src = this_cpu_pvti(g);
-	(void)pvclock_read_begin(src);
-	ret = __pvclock_read_cycles(src, rdtsc_ordered());
-	preempt_enable();
-	return ret;
+	(void)pvclock_read_begin(pvti);
+	if (unlikely(!(READ_ONCE(pvti->flags) & PVCLOCK_TSC_STABLE_BIT)))
+		return PVCLOCK_FALLBACK;
+	ret = __pvclock_read_cycles(pvti, rdtsc_ordered());
+	return ret & S64_MAX;
 }
 
-PVCLOCK_READER(pvclock_reader_no_retry, pvclock_read_no_retry, false,
+PVCLOCK_READER(pvclock_reader_no_retry, vread_pvclock_no_retry, true,
 	.bug = "CLK-S2",
-	.expect = "torn_snapshot",
-	.scenario = "the writer rewrites the record between the reader's field loads",
-	.history = "synthetic mutation: the version is read but never re-checked")
+	.expect = "torn_snapshot|flag_coherence",
+	.scenario = "vCPU 0 rewrites its record between the field loads of a reader on vCPU 1",
+	.history = "synthetic mutation of vread_pvclock(): no pvclock_read_retry()")
 
 /*
  * CLK-08: plain RDTSC, which can execute before the version load completes,
  * pairing new parameters with an old TSC (negative delta -> huge value).
  */
-static u64 pvclock_read_rdtsc_unordered(struct pvclock_guest *g)
+static u64 vread_pvclock_rdtsc_unordered(struct pvclock_guest *g)
 {
-	struct pvclock_vcpu_time_info *src;
-	unsigned version;
+	const struct pvclock_vcpu_time_info *pvti = &g->hv_clock[0].pvti;
+	u32 version;
 	u64 ret;
 
-	preempt_disable();
-	src = this_cpu_pvti(g);
 	do {
-		version = pvclock_read_begin(src);
-		ret = __pvclock_read_cycles(src, rdtsc()); /* the bug: not rdtsc_ordered() */
-	} while (pvclock_read_retry(src, version));
-	preempt_enable();
-	return ret;
+		version = pvclock_read_begin(pvti);
+		if (unlikely(!(READ_ONCE(pvti->flags) & PVCLOCK_TSC_STABLE_BIT)))
+			return PVCLOCK_FALLBACK;
+		ret = __pvclock_read_cycles(pvti, rdtsc()); /* the bug: not rdtsc_ordered() */
+	} while (pvclock_read_retry(pvti, version));
+
+	return ret & S64_MAX;
 }
 
-PVCLOCK_READER(pvclock_reader_rdtsc_unordered, pvclock_read_rdtsc_unordered, false,
+PVCLOCK_READER(pvclock_reader_rdtsc_unordered, vread_pvclock_rdtsc_unordered, true,
 	.bug = "CLK-08",
-	.expect = "reference",
-	.scenario = "RDTSC completes before the version load (hoisting on); the writer publishes a record "
-		"with tsc_timestamp beyond that TSC; the reader accepts it: negative delta",
-	.history = "reader with a plain rdtsc() in the version window (before 03b9730b769f \"x86/asm/tsc: "
-		"Add rdtsc_ordered() and use it in trivial call sites\")")
+	.expect = "reference|linearizable|monotonic",
+	.scenario = "RDTSC completes before the version load (hoisting on); vCPU 0 publishes a "
+		"record with tsc_timestamp beyond that TSC; the reader accepts it: negative delta",
+	.history = "vread_pvclock() with a plain rdtsc() in the version window (before "
+		"03b9730b769f \"x86/asm/tsc: Add rdtsc_ordered() and use it in trivial call sites\")")

@@ -76,8 +76,8 @@ static void kvm_2010_update(struct kvm_clock_host *h, int v)
 /* No master copy and no freeze: every vCPU gets KVM_REQ_CLOCK_UPDATE. */
 static void kvm_2010_all(struct kvm_clock_host *h)
 {
-	for (int v = 0; v < h->nr_vcpus; v++)
-		kvm_2010_update(h, v);
+	for (int k = 0; k < h->nr_vcpus; k++)
+		kvm_vcpu_run_request(h, h->vcpu_order(h, k), kvm_2010_update);
 }
 
 static const struct pvclock_writer_ops kvm_pvclock_writer_2010_ops = {
@@ -105,8 +105,8 @@ static void kvm_2010_warp_update(struct kvm_clock_host *h, int v)
 
 static void kvm_2010_warp_all(struct kvm_clock_host *h)
 {
-	for (int v = 0; v < h->nr_vcpus; v++)
-		kvm_2010_warp_update(h, v);
+	for (int k = 0; k < h->nr_vcpus; k++)
+		kvm_vcpu_run_request(h, h->vcpu_order(h, k), kvm_2010_warp_update);
 }
 
 static const struct pvclock_writer_ops kvm_pvclock_writer_2010_warp_ops = {
@@ -135,8 +135,8 @@ static void kvm_percpu_stable_update(struct kvm_clock_host *h, int v)
 
 static void kvm_percpu_stable_all(struct kvm_clock_host *h)
 {
-	for (int v = 0; v < h->nr_vcpus; v++)
-		kvm_percpu_stable_update(h, v);
+	for (int k = 0; k < h->nr_vcpus; k++)
+		kvm_vcpu_run_request(h, h->vcpu_order(h, k), kvm_percpu_stable_update);
 }
 
 static const struct pvclock_writer_ops kvm_pvclock_writer_percpu_stable_ops = {
@@ -161,8 +161,11 @@ static void kvm_stable_unmatched_gtod(struct kvm_clock_host *h)
 	kvm_start_pvclock_update(h);
 	h->use_master_clock = true; /* the bug: ignores nr_vcpus_matched_tsc */
 	h->host_ns_and_tsc(h, &h->master_kernel_ns, &h->master_cycle_now);
-	for (int v = 0; v < h->nr_vcpus; v++)
+	for (int k = 0; k < h->nr_vcpus; k++) {
+		int v = h->vcpu_order(h, k);
 		kvm_guest_time_update(h, v);
+		h->vcpu_in_host(h, v, false);
+	}
 	kvm_end_pvclock_update(h);
 }
 
@@ -229,6 +232,7 @@ static const struct pvclock_writer_ops kvm_pvclock_writer_single_copy_ops = {
 
 PVCLOCK_WRITER(kvm_pvclock_writer_single_copy, kvm_pvclock_writer_single_copy_ops,
 	.bug = "CLK-04",
+	.partner = "pvclock_vdso",
 	.expect = "torn_snapshot",
 	.scenario = "the copy writes the version before some data; a reader on another vCPU "
 		    "sees the new even version with old data",
@@ -269,6 +273,7 @@ static const struct pvclock_writer_ops kvm_pvclock_writer_flag_outside_ops = {
 
 PVCLOCK_WRITER(kvm_pvclock_writer_flag_outside_window, kvm_pvclock_writer_flag_outside_ops,
 	.bug = "CLK-17",
+	.partner = "pvclock_vdso",
 	.expect = "flag_coherence|torn_snapshot",
 	.scenario = "reader reads the record between the even version store and the in-place "
 		    "STABLE clear: it acts on a flag of no generation",
@@ -320,6 +325,7 @@ static const struct pvclock_writer_ops kvm_pvclock_writer_no_wmb_ops = {
 
 PVCLOCK_WRITER(kvm_pvclock_writer_no_wmb, kvm_pvclock_writer_no_wmb_ops,
 	.bug = "CLK-S3",
+	.partner = "pvclock_vdso",
 	.expect = "torn_snapshot",
 	.scenario = "compiler reordering on: the memcpy sinks below the even version store",
 	.history = "synthetic barrier deletion: kvm_setup_guest_pvclock() without smp_wmb()")

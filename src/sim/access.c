@@ -19,6 +19,7 @@
 u8 g_arena[SIM_ARENA_SIZE] __attribute__((aligned(4096)));
 u16 g_shadow_site[SIM_ARENA_SIZE];
 u8 g_shadow_fiber[SIM_ARENA_SIZE];
+size_t *g_sim_arena_dirty;
 
 void *sim_shared_alloc(size_t size, size_t align)
 {
@@ -26,6 +27,8 @@ void *sim_shared_alloc(size_t size, size_t align)
 	if (off + size > SIM_ARENA_SIZE)
 		__builtin_trap(); /* scenario bug: arena is sized for every target */
 	g_sim.arena_used = off + size;
+	if (*g_sim_arena_dirty < g_sim.arena_used)
+		*g_sim_arena_dirty = g_sim.arena_used;
 	return &g_arena[off];
 }
 
@@ -350,7 +353,16 @@ u64 pv_vm_exit(enum pv_exit_reason reason, u64 a0, u64 a1)
 	sim_sb_drain(f->cpu, SIM_SB_SIZE); /* VM exits serialise */
 	hoist_reset(f);
 	sim_trace(SIM_OP_EXIT, &site, NULL, ((u64)reason << 32) | (u32)a0);
-	return g_sim.cfg.on_exit(g_sim.cfg.ctx, f->cpu, reason, a0, a1);
+	/* the vCPU is in the host until the handler returns: its other tasks wait */
+	int cpu = f->cpu;
+	bool was_out = g_sim.out_of_guest >> cpu & 1;
+	f->in_exit = true;
+	g_sim.out_of_guest |= (u8)(1u << cpu);
+	u64 ret = g_sim.cfg.on_exit(g_sim.cfg.ctx, cpu, reason, a0, a1);
+	if (!was_out)
+		g_sim.out_of_guest &= (u8)~(1u << cpu);
+	f->in_exit = false;
+	return ret;
 }
 
 void sim_host_write(volatile void *p, const void *src, size_t n)

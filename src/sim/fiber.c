@@ -82,8 +82,12 @@ void fiber_ctx_make(struct fiber_ctx *c, size_t stack_size, void (*entry)(void *
 	c->sp = sp;
 }
 
+/* The context that switched last: what a fiber's first entry came from. */
+static struct fiber_ctx *switching_from;
+
 void fiber_switch(struct fiber_ctx *from, struct fiber_ctx *to, int from_is_dying)
 {
+	switching_from = from;
 #ifdef PV_ASAN
 	__sanitizer_start_switch_fiber(from_is_dying ? NULL : &from->asan_fake,
 				       to->asan_bottom, to->asan_size);
@@ -101,13 +105,14 @@ void fiber_switch(struct fiber_ctx *from, struct fiber_ctx *to, int from_is_dyin
 #endif
 }
 
-void fiber_entered(struct fiber_ctx *self, struct fiber_ctx *from)
+void fiber_entered(struct fiber_ctx *self)
 {
+	struct fiber_ctx *from = switching_from;
 #ifdef PV_ASAN
 	const void *ob;
 	size_t os;
 	__sanitizer_finish_switch_fiber(NULL, &ob, &os);
-	if (!from->stack) { /* learn the main stack's extent the first time */
+	if (!from->stack && !from->asan_bottom) { /* learn the main stack's extent */
 		from->asan_bottom = ob;
 		from->asan_size = os;
 	}

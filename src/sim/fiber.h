@@ -20,6 +20,6 @@ void fiber_ctx_main(struct fiber_ctx *c);
 void fiber_ctx_make(struct fiber_ctx *c, size_t stack_size, void (*entry)(void *), void *arg);
 void fiber_switch(struct fiber_ctx *from, struct fiber_ctx *to, int from_is_dying);
 /* Must be the first thing a fiber entry does. */
-void fiber_entered(struct fiber_ctx *self, struct fiber_ctx *from);
+void fiber_entered(struct fiber_ctx *self);
 
 #endif

@@ -29,7 +29,7 @@ static bool runnable(const struct sim_fiber *f)
 {
 	if (f->done)
 		return false;
-	if (f->guest && g_sim.frozen)
+	if (f->guest && (g_sim.out_of_guest >> f->cpu & 1) && !f->in_exit)
 		return false;
 	return !g_sim.cpu[f->cpu].preempted;
 }
@@ -84,7 +84,18 @@ u64 sim_op_start_step(void)
 
 void sim_reset(const struct sim_config *cfg, struct fdp *in)
 {
+	static bool main_ready;
+	if (!main_ready) {
+		fiber_ctx_main(&g_main_ctx);
+		main_ready = true;
+	}
+	/* fiber stacks are allocated once and reused by every input */
+	struct fiber_ctx keep[SIM_MAX_FIBERS];
+	for (int i = 0; i < SIM_MAX_FIBERS; i++)
+		keep[i] = g_sim.f[i].ctx;
 	memset(&g_sim, 0, sizeof(g_sim));
+	for (int i = 0; i < SIM_MAX_FIBERS; i++)
+		g_sim.f[i].ctx = keep[i];
 	g_sim.cfg = *cfg;
 	if (g_sim.cfg.nr_cpus < 1)
 		g_sim.cfg.nr_cpus = 1;
@@ -99,9 +110,12 @@ void sim_reset(const struct sim_config *cfg, struct fdp *in)
 		g_sim.cpu[c].tsc_anchor = SIM_TSC_BASE + (u64)skew;
 		g_sim.cpu[c].rate = g_sim.cfg.tsc_rate;
 	}
-	memset(g_arena, 0, SIM_ARENA_SIZE);
-	memset(g_shadow_site, 0, sizeof(g_shadow_site));
-	memset(g_shadow_fiber, 0, sizeof(g_shadow_fiber));
+	static size_t dirty = SIM_ARENA_SIZE; /* what the previous input used */
+	memset(g_arena, 0, dirty);
+	memset(g_shadow_site, 0, dirty * sizeof(g_shadow_site[0]));
+	memset(g_shadow_fiber, 0, dirty);
+	dirty = 0;
+	g_sim_arena_dirty = &dirty;
 	sim_trace_reset();
 }
 
@@ -349,8 +363,7 @@ void sim_demote(void)
 static void fiber_main(void *arg)
 {
 	struct sim_fiber *f = arg;
-	/* the main context is the only one that starts fibers the first time */
-	fiber_entered(&f->ctx, &g_main_ctx);
+	fiber_entered(&f->ctx);
 	f->fn(f->arg);
 	sim_commit_plain(f);
 	f->done = true;
@@ -362,7 +375,7 @@ static void fiber_main(void *arg)
 				idle = false;
 		if (idle) {
 			g_sim.writer_idle = true;
-			g_sim.frozen = false; /* a writer that forgot to unfreeze */
+			g_sim.out_of_guest = 0; /* a writer that forgot to let vCPUs back in */
 		}
 	}
 	reschedule(true);
@@ -381,6 +394,17 @@ void sim_run(void)
 		g_sim.cur = -1;
 	}
 	g_sim.running = false;
+	/*
+	 * PVFUZZ_PRINT_HASH=1: every engine's binary prints each run's trace
+	 * hash, so determinism across builds can be checked from outside.
+	 */
+	static int print_hash = -1;
+	if (print_hash < 0) {
+		const char *e = getenv("PVFUZZ_PRINT_HASH");
+		print_hash = e && *e == '1';
+	}
+	if (print_hash)
+		fprintf(stderr, "pvfuzz: trace-hash %016llx\n", (unsigned long long)sim_trace_hash());
 	g_sim.completed = true;
 	for (int i = 0; i < g_sim.nf; i++)
 		if (!g_sim.f[i].done)
@@ -433,9 +457,18 @@ void sim_writer_idle(void)
 	g_sim.writer_idle = true;
 }
 
-void sim_guest_freeze(bool frozen)
+void sim_vcpu_in_host(int cpu, bool in_host)
 {
-	g_sim.frozen = frozen;
-	sim_trace(SIM_OP_EVENT, NULL, frozen ? "guest-freeze" : "guest-unfreeze", 0);
-	sim_point();
+	u8 mask = cpu < 0 ? 0xff : (u8)(1u << cpu);
+	/* VM entry and exit serialise: the host side's stores are visible */
+	if (g_sim.cur >= 0)
+		sim_sb_drain(sim_cur()->cpu, SIM_SB_SIZE);
+	if (in_host)
+		g_sim.out_of_guest |= mask;
+	else
+		g_sim.out_of_guest &= (u8)~mask;
+	sim_trace(SIM_OP_EVENT, NULL, in_host ? "vcpu-exit-to-host" : "vcpu-enter-guest",
+		  (u64)(s64)cpu);
+	if (g_sim.cur >= 0)
+		sim_point();
 }

@@ -73,7 +73,12 @@ void sim_yield(const char *why);      /* a bare scheduling point */
 void sim_op_begin(const char *what);  /* brackets one reader op for liveness */
 void sim_op_end(void);
 void sim_writer_idle(void);           /* the writer has no more unprompted work */
-void sim_guest_freeze(bool frozen);   /* KVM_REQ_MCLOCK_INPROGRESS: no guest entries */
+/*
+ * vCPU cpu (-1: all) leaves guest mode (its guest tasks cannot run) or
+ * re-enters it: KVM processes requests such as KVM_REQ_CLOCK_UPDATE on the
+ * vCPU's own thread, out of guest mode; MCLOCK_INPROGRESS keeps all out.
+ */
+void sim_vcpu_in_host(int cpu, bool in_host);
 void sim_note(const char *what, u64 v); /* an annotation in the trace */
 
 /* ---- ground truth, for oracles and host models ---- */

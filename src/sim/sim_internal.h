@@ -31,6 +31,7 @@ struct sim_fiber {
 	int cpu;
 	bool guest;
 	bool done;
+	bool in_exit;   /* running host code for its vCPU's VM exit */
 	int prio;
 	u64 own_steps;
 	int preempt_count;
@@ -84,7 +85,7 @@ struct sim_state {
 	struct sim_ev ev[SIM_MAX_EVENTS];
 	int nev, evi;
 	bool fair;
-	bool frozen;
+	u8 out_of_guest; /* bit per vCPU: in the host, its guest tasks cannot run */
 	bool writer_idle;
 	bool completed;
 	/* shared arena and its reads-from shadow */
@@ -98,6 +99,7 @@ extern struct fiber_ctx g_main_ctx;
 extern u8 g_arena[SIM_ARENA_SIZE];
 extern u16 g_shadow_site[SIM_ARENA_SIZE];
 extern u8 g_shadow_fiber[SIM_ARENA_SIZE];
+extern size_t *g_sim_arena_dirty;
 
 static inline struct sim_fiber *sim_cur(void)
 {

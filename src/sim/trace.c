@@ -56,6 +56,25 @@ static u64 fnv_str(u64 h, const char *s)
 	return s ? fnv(h, s, strlen(s)) : h;
 }
 
+static inline u64 mix(u64 h, u64 v)
+{
+	h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+	return h * 0xff51afd7ed558ccdULL;
+}
+
+/* Notes are literals: cache each one's content hash by address. */
+static u64 note_id(const char *note)
+{
+	static const char *keys[64];
+	static u64 vals[64];
+	unsigned slot = (unsigned)(((uintptr_t)note >> 3) & 63);
+	if (keys[slot] != note) {
+		keys[slot] = note;
+		vals[slot] = fnv_str(0xcbf29ce484222325ULL, note);
+	}
+	return vals[slot];
+}
+
 u32 sim_site_id(struct pv_site *s)
 {
 	if (!s->id) {
@@ -103,17 +122,15 @@ void sim_trace(enum sim_op op, struct pv_site *site, const char *note, u64 value
 	r->cpu = g_sim.cur >= 0 ? (u8)sim_cur()->cpu : 0;
 	r->op = (u8)op;
 
+	/* word-wise mixing; notes are string literals, hashed once each */
 	u64 h = g_sim.hash;
-	h = fnv(h, &r->step, sizeof(r->step));
-	h = fnv(h, &r->fiber, 1);
-	h = fnv(h, &r->cpu, 1);
-	h = fnv(h, &r->op, 1);
-	if (site) {
-		u32 id = sim_site_id(site);
-		h = fnv(h, &id, sizeof(id));
-	}
-	h = fnv_str(h, note);
-	h = fnv(h, &value, sizeof(value));
+	h = mix(h, r->step);
+	h = mix(h, (u64)(u8)r->fiber | (u64)r->cpu << 8 | (u64)r->op << 16);
+	if (site)
+		h = mix(h, sim_site_id(site));
+	if (note)
+		h = mix(h, note_id(note));
+	h = mix(h, value);
 	g_sim.hash = h;
 
 	if (sim_trace_live)
