@@ -215,13 +215,17 @@ static void writer_fiber(void *arg)
 static void check_snapshot(int reader, u64 value, bool fell_back)
 {
 	int best = -1;
+	u64 best_step = 0;
 	struct pvclock_vcpu_time_info snap;
-	for (int v = W.h->nr_vcpus - 1; v >= 0 && best < 0; v--) {
+	for (int v = 0; v < W.h->nr_vcpus; v++) {
 		const struct pvclock_vcpu_time_info *g = &W.guest.hv_clock[v].pvti;
-		u64 T, S, mul, shift;
-		if (sim_op_seen(&g->tsc_timestamp, 8, &T) && sim_op_seen(&g->system_time, 8, &S) &&
-		    sim_op_seen(&g->tsc_to_system_mul, 4, &mul) && sim_op_seen(&g->tsc_shift, 1, &shift)) {
+		u64 T, S, mul, shift, when;
+		/* the record the reader computed from: the one whose data it loaded last */
+		if (sim_op_seen_at(&g->tsc_timestamp, 8, &T, &when) && sim_op_seen(&g->system_time, 8, &S) &&
+		    sim_op_seen(&g->tsc_to_system_mul, 4, &mul) && sim_op_seen(&g->tsc_shift, 1, &shift) &&
+		    (best < 0 || when > best_step)) {
 			best = v;
+			best_step = when;
 			snap.tsc_timestamp = T;
 			snap.system_time = S;
 			snap.tsc_to_system_mul = (u32)mul;
@@ -231,14 +235,22 @@ static void check_snapshot(int reader, u64 value, bool fell_back)
 	if (best < 0)
 		return; /* a reader that fell back before loading anything */
 
+	/* prefer a generation that also explains the flags the reader loaded */
+	u64 flags;
+	bool have_flags = sim_op_seen(&W.guest.hv_clock[best].pvti.flags, 1, &flags);
 	const struct gen *match = NULL;
 	int n = W.ngens[best];
-	for (int k = n - 1; k >= 0 && k >= n - MAX_GENS; k--) {
-		const struct gen *g = &W.gens[best][k % MAX_GENS];
-		if (g->rec.tsc_timestamp == snap.tsc_timestamp && g->rec.system_time == snap.system_time &&
-		    g->rec.tsc_to_system_mul == snap.tsc_to_system_mul && g->rec.tsc_shift == snap.tsc_shift) {
-			match = g;
-			break;
+	for (int pass = 0; pass < 2 && !match; pass++) {
+		for (int k = n - 1; k >= 0 && k >= n - MAX_GENS; k--) {
+			const struct gen *g = &W.gens[best][k % MAX_GENS];
+			if (g->rec.tsc_timestamp == snap.tsc_timestamp && g->rec.system_time == snap.system_time &&
+			    g->rec.tsc_to_system_mul == snap.tsc_to_system_mul &&
+			    g->rec.tsc_shift == snap.tsc_shift &&
+			    (pass == 1 || !have_flags ||
+			     (flags & PVCLOCK_TSC_STABLE_BIT) == (g->rec.flags & PVCLOCK_TSC_STABLE_BIT))) {
+				match = g;
+				break;
+			}
 		}
 	}
 	if (!match) {
@@ -250,9 +262,7 @@ static void check_snapshot(int reader, u64 value, bool fell_back)
 		oracle_torn_snapshot(what);
 		return;
 	}
-	u64 flags;
-	if (sim_op_seen(&W.guest.hv_clock[best].pvti.flags, 1, &flags) &&
-	    (flags & PVCLOCK_TSC_STABLE_BIT) != (match->rec.flags & PVCLOCK_TSC_STABLE_BIT)) {
+	if (have_flags && (flags & PVCLOCK_TSC_STABLE_BIT) != (match->rec.flags & PVCLOCK_TSC_STABLE_BIT)) {
 		char what[128];
 		snprintf(what, sizeof(what), "reader=%d saw STABLE=%d with data of a generation published "
 			 "with STABLE=%d", reader, (int)(flags & 1), match->rec.flags & 1);

@@ -115,20 +115,22 @@ static u64 forward(const volatile void *p, unsigned size, u64 v)
 
 static void op_seen(struct sim_fiber *f, const volatile void *p, unsigned size, u64 v)
 {
-	for (int i = 0; i < f->nseen; i++)
-		if (f->seen[i].p == p) {
-			f->seen[i].v = v;
-			f->seen[i].size = (u8)size;
+	int i;
+	for (i = 0; i < f->nseen; i++)
+		if (f->seen[i].p == p)
+			break;
+	if (i == f->nseen) {
+		if (f->nseen == SIM_SEEN)
 			return;
-		}
-	if (f->nseen < SIM_SEEN) {
-		f->seen[f->nseen].p = p;
-		f->seen[f->nseen].v = v;
-		f->seen[f->nseen++].size = (u8)size;
+		f->nseen++;
 	}
+	f->seen[i].p = p;
+	f->seen[i].v = v;
+	f->seen[i].step = g_sim.step;
+	f->seen[i].size = (u8)size;
 }
 
-bool sim_op_seen(const volatile void *p, unsigned size, u64 *v)
+bool sim_op_seen_at(const volatile void *p, unsigned size, u64 *v, u64 *step)
 {
 	if (g_sim.cur < 0)
 		return false;
@@ -136,9 +138,16 @@ bool sim_op_seen(const volatile void *p, unsigned size, u64 *v)
 	for (int i = 0; i < f->nseen; i++)
 		if (f->seen[i].p == p && f->seen[i].size == size) {
 			*v = f->seen[i].v;
+			if (step)
+				*step = f->seen[i].step;
 			return true;
 		}
 	return false;
+}
+
+bool sim_op_seen(const volatile void *p, unsigned size, u64 *v)
+{
+	return sim_op_seen_at(p, size, v, NULL);
 }
 
 int sim_op_tscs(const u64 **tscs)

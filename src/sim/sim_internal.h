@@ -44,7 +44,7 @@ struct sim_fiber {
 	u64 hoist[SIM_HOIST];
 	int nhoist;
 	/* what the current op loaded last from each address, and its TSC reads */
-	struct { const volatile void *p; u64 v; u8 size; } seen[SIM_SEEN];
+	struct { const volatile void *p; u64 v; u64 step; u8 size; } seen[SIM_SEEN];
 	int nseen;
 	u64 tscs[SIM_OP_TSCS];
 	int ntscs;
