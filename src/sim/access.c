@@ -47,6 +47,8 @@ static u64 mem_read(const volatile void *p, unsigned size)
 /* Make one store globally visible (and remember who wrote it, for feedback). */
 void sim_commit(const struct sim_pending *e)
 {
+	if (g_sim.cfg.on_commit)
+		g_sim.cfg.on_commit(g_sim.cfg.ctx, e->p, e->size, e->v);
 	memcpy((void *)e->p, &e->v, e->size);
 	if (in_arena(e->p)) {
 		size_t off = (size_t)((const u8 *)e->p - g_arena);

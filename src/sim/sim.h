@@ -57,6 +57,8 @@ struct sim_config {
 	void (*on_event)(void *ctx, enum sim_event ev, u8 arg);
 	u64 (*on_exit)(void *ctx, int cpu, enum pv_exit_reason r, u64 a0, u64 a1);
 	void (*on_host_preempt)(void *ctx, int cpu, bool preempted);
+	/* a store becomes visible to other CPUs (after store buffers, reordering) */
+	void (*on_commit)(void *ctx, volatile void *p, unsigned size, u64 value);
 	void *ctx;
 	const char *variant;   /* for reports */
 };
