@@ -141,6 +141,9 @@ bool kvm_guest_time_compute(struct kvm_clock_host *h, int v, struct pvclock_vcpu
 void kvm_guest_time_update(struct kvm_clock_host *h, int v);
 /* vCPU v handles a request on its own thread, out of guest mode. */
 void kvm_vcpu_run_request(struct kvm_clock_host *h, int v, void (*fn)(struct kvm_clock_host *h, int v));
+/* vCPU v's thread publishes an explicit record (adversarial payloads). */
+void kvm_vcpu_write_record(struct kvm_clock_host *h, const struct pvclock_writer_ops *ops, int v,
+			   const struct pvclock_vcpu_time_info *rec);
 /* A VM exit on vCPU v: the hypercall, then (tsc_always_catchup) KVM_REQ_CLOCK_UPDATE. */
 u64 kvm_vcpu_handle_exit(struct kvm_clock_host *h, const struct pvclock_writer_ops *ops, int v,
 			 enum pv_exit_reason reason, u64 a0, u64 a1);

@@ -207,9 +207,7 @@ static void writer_fiber(void *arg)
 		if (W.adversarial) {
 			struct pvclock_vcpu_time_info r;
 			image_record(&r);
-			h->vcpu_in_host(h, v, true);
-			W.wops->write_record(h, v, &r);
-			h->vcpu_in_host(h, v, false);
+			kvm_vcpu_write_record(h, W.wops, v, &r);
 			continue;
 		}
 		switch (action & 3) {

@@ -110,6 +110,16 @@ void kvm_vcpu_run_request(struct kvm_clock_host *h, int v, void (*fn)(struct kvm
 	vcpu_thread_put(h, v);
 }
 
+void kvm_vcpu_write_record(struct kvm_clock_host *h, const struct pvclock_writer_ops *ops, int v,
+			   const struct pvclock_vcpu_time_info *rec)
+{
+	vcpu_thread_get(h, v);
+	h->vcpu_in_host(h, v, true);
+	ops->write_record(h, v, rec);
+	h->vcpu_in_host(h, v, false);
+	vcpu_thread_put(h, v);
+}
+
 u64 kvm_vcpu_handle_exit(struct kvm_clock_host *h, const struct pvclock_writer_ops *ops, int v,
 			 enum pv_exit_reason reason, u64 a0, u64 a1)
 {

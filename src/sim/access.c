@@ -366,13 +366,15 @@ u64 pv_vm_exit(enum pv_exit_reason reason, u64 a0, u64 a1)
 	sim_trace(SIM_OP_EXIT, &site, NULL, ((u64)reason << 32) | (u32)a0);
 	/* the vCPU is in the host until the handler returns: its other tasks wait */
 	int cpu = f->cpu;
-	bool was_out = g_sim.out_of_guest >> cpu & 1;
 	f->in_exit = true;
-	g_sim.out_of_guest |= (u8)(1u << cpu);
+	g_sim.in_exit |= (u8)(1u << cpu);
 	u64 ret = g_sim.cfg.on_exit(g_sim.cfg.ctx, cpu, reason, a0, a1);
-	if (!was_out)
-		g_sim.out_of_guest &= (u8)~(1u << cpu);
+	g_sim.in_exit &= (u8)~(1u << cpu);
 	f->in_exit = false;
+	sim_commit_plain(f);
+	sim_sb_drain(cpu, SIM_SB_SIZE); /* VM entry serialises */
+	/* VM entry: blocked here while the host keeps the vCPU out (MCLOCK_INPROGRESS) */
+	sim_point();
 	return ret;
 }
 

@@ -29,7 +29,7 @@ static bool runnable(const struct sim_fiber *f)
 {
 	if (f->done)
 		return false;
-	if (f->guest && (g_sim.out_of_guest >> f->cpu & 1) && !f->in_exit)
+	if (f->guest && ((g_sim.out_of_guest | g_sim.in_exit) >> f->cpu & 1) && !f->in_exit)
 		return false;
 	return !g_sim.cpu[f->cpu].preempted;
 }

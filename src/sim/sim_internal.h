@@ -86,6 +86,7 @@ struct sim_state {
 	int nev, evi;
 	bool fair;
 	u8 out_of_guest; /* bit per vCPU: in the host, its guest tasks cannot run */
+	u8 in_exit;      /* bit per vCPU: a task of it is in a VM exit handler */
 	bool writer_idle;
 	bool completed;
 	/* shared arena and its reads-from shadow */
