@@ -128,7 +128,11 @@ struct pvclock_writer_ops {
 	void (*write_record)(struct kvm_clock_host *h, int v, const struct pvclock_vcpu_time_info *ref);
 	/* a hypercall from vCPU v; NULL means mainline kvm_pv_clock_pairing() */
 	u64 (*hypercall)(struct kvm_clock_host *h, int v, u64 nr, u64 arg);
-	/* cpufreq on the host: kHz changes; apply() makes the TSC change speed */
+	/*
+	 * cpufreq on the host: kHz changes; apply() makes the TSC change speed.
+	 * NULL: mainline kvmclock_cpufreq_notifier() ordering around this
+	 * writer's own masterclock_update.
+	 */
 	void (*tsc_khz_change)(struct kvm_clock_host *h, u32 new_khz,
 			       void (*apply)(struct kvm_clock_host *h, u32 khz));
 };
@@ -155,6 +159,10 @@ void kvm_write_record(struct kvm_clock_host *h, int v, const struct pvclock_vcpu
 u64 kvm_pv_clock_pairing(struct kvm_clock_host *h, int v, u64 nr, u64 arg);
 void kvmclock_cpufreq_notifier(struct kvm_clock_host *h, u32 new_khz,
 			       void (*apply)(struct kvm_clock_host *h, u32 khz));
+/* The same ordering around a writer's own all-vCPU update. */
+void kvmclock_cpufreq_notifier_with(struct kvm_clock_host *h, u32 new_khz,
+				    void (*apply)(struct kvm_clock_host *h, u32 khz),
+				    void (*update_all)(struct kvm_clock_host *h));
 /* kvm_start/end_pvclock_update(): MCLOCK_INPROGRESS keeps every vCPU out. */
 void kvm_start_pvclock_update(struct kvm_clock_host *h);
 void kvm_end_pvclock_update(struct kvm_clock_host *h);

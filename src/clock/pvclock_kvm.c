@@ -201,18 +201,25 @@ u64 kvm_pv_clock_pairing(struct kvm_clock_host *h, int v, u64 nr, u64 arg)
  * slowing clocks, provided we notify them after, or to run on accelerating
  * clocks, provided we notify them before.  Thus time never goes backwards."
  */
-void kvmclock_cpufreq_notifier(struct kvm_clock_host *h, u32 new_khz,
-			       void (*apply)(struct kvm_clock_host *h, u32 khz))
+void kvmclock_cpufreq_notifier_with(struct kvm_clock_host *h, u32 new_khz,
+				    void (*apply)(struct kvm_clock_host *h, u32 khz),
+				    void (*update_all)(struct kvm_clock_host *h))
 {
 	bool up = new_khz > h->tsc_khz;
 
 	if (up) { /* CPUFREQ_PRECHANGE */
 		h->tsc_khz = new_khz;
-		kvm_update_masterclock(h);
+		update_all(h);
 		apply(h, new_khz);
 	} else { /* CPUFREQ_POSTCHANGE */
 		apply(h, new_khz);
 		h->tsc_khz = new_khz;
-		kvm_update_masterclock(h);
+		update_all(h);
 	}
+}
+
+void kvmclock_cpufreq_notifier(struct kvm_clock_host *h, u32 new_khz,
+			       void (*apply)(struct kvm_clock_host *h, u32 khz))
+{
+	kvmclock_cpufreq_notifier_with(h, new_khz, apply, kvm_update_masterclock);
 }

@@ -12,7 +12,6 @@ static const struct pvclock_writer_ops kvm_pvclock_writer_ops = {
 	.guest_time_update = kvm_guest_time_update,
 	.write_record = kvm_write_record,
 	.hypercall = kvm_pv_clock_pairing,
-	.tsc_khz_change = kvmclock_cpufreq_notifier,
 };
 
 PVCLOCK_WRITER(kvm_pvclock_writer, kvm_pvclock_writer_ops,
@@ -85,7 +84,6 @@ static const struct pvclock_writer_ops kvm_pvclock_writer_2010_ops = {
 	.guest_time_update = kvm_2010_update,
 	.write_record = kvm_write_record,
 	.hypercall = kvm_pv_clock_pairing,
-	.tsc_khz_change = kvmclock_cpufreq_notifier,
 };
 
 PVCLOCK_WRITER(kvm_pvclock_writer_2010, kvm_pvclock_writer_2010_ops,
@@ -114,7 +112,6 @@ static const struct pvclock_writer_ops kvm_pvclock_writer_2010_warp_ops = {
 	.guest_time_update = kvm_2010_warp_update,
 	.write_record = kvm_write_record,
 	.hypercall = kvm_pv_clock_pairing,
-	.tsc_khz_change = kvmclock_cpufreq_notifier,
 };
 
 PVCLOCK_WRITER(kvm_pvclock_writer_2010_warp, kvm_pvclock_writer_2010_warp_ops,
@@ -144,7 +141,6 @@ static const struct pvclock_writer_ops kvm_pvclock_writer_percpu_stable_ops = {
 	.guest_time_update = kvm_percpu_stable_update,
 	.write_record = kvm_write_record,
 	.hypercall = kvm_pv_clock_pairing,
-	.tsc_khz_change = kvmclock_cpufreq_notifier,
 };
 
 PVCLOCK_WRITER(kvm_pvclock_writer_percpu_stable, kvm_pvclock_writer_percpu_stable_ops,
@@ -167,7 +163,6 @@ static const struct pvclock_writer_ops kvm_pvclock_writer_stable_unmatched_ops =
 	.guest_time_update = kvm_guest_time_update,
 	.write_record = kvm_write_record,
 	.hypercall = kvm_pv_clock_pairing,
-	.tsc_khz_change = kvmclock_cpufreq_notifier,
 };
 
 PVCLOCK_WRITER(kvm_pvclock_writer_stable_unmatched, kvm_pvclock_writer_stable_unmatched_ops,
@@ -220,7 +215,6 @@ static const struct pvclock_writer_ops kvm_pvclock_writer_single_copy_ops = {
 	.guest_time_update = kvm_single_copy_update,
 	.write_record = kvm_single_copy_record,
 	.hypercall = kvm_pv_clock_pairing,
-	.tsc_khz_change = kvmclock_cpufreq_notifier,
 };
 
 PVCLOCK_WRITER(kvm_pvclock_writer_single_copy, kvm_pvclock_writer_single_copy_ops,
@@ -261,7 +255,6 @@ static const struct pvclock_writer_ops kvm_pvclock_writer_flag_outside_ops = {
 	.guest_time_update = kvm_flag_outside_update,
 	.write_record = kvm_write_record,
 	.hypercall = kvm_pv_clock_pairing,
-	.tsc_khz_change = kvmclock_cpufreq_notifier,
 };
 
 PVCLOCK_WRITER(kvm_pvclock_writer_flag_outside_window, kvm_pvclock_writer_flag_outside_ops,
@@ -313,7 +306,6 @@ static const struct pvclock_writer_ops kvm_pvclock_writer_no_wmb_ops = {
 	.guest_time_update = kvm_no_wmb_update,
 	.write_record = kvm_no_wmb_record,
 	.hypercall = kvm_pv_clock_pairing,
-	.tsc_khz_change = kvmclock_cpufreq_notifier,
 };
 
 PVCLOCK_WRITER(kvm_pvclock_writer_no_wmb, kvm_pvclock_writer_no_wmb_ops,
@@ -338,7 +330,6 @@ static const struct pvclock_writer_ops kvm_pvclock_writer_clock_pairing_catchup_
 	.guest_time_update = kvm_guest_time_update,
 	.write_record = kvm_write_record,
 	.hypercall = kvm_pv_clock_pairing_pre_fix,
-	.tsc_khz_change = kvmclock_cpufreq_notifier,
 };
 
 PVCLOCK_WRITER(kvm_pvclock_writer_clock_pairing_catchup, kvm_pvclock_writer_clock_pairing_catchup_ops,
