@@ -37,7 +37,7 @@ void pv_oracle_fail(const char *oracle, const char *fmt, ...)
 
 	if (atomic_fetch_add(&findings, 1) != 0)
 		return;
-	atomic_store(&first_finding_ns, stress_elapsed_ns());
+	atomic_store(&first_finding_ns, stress_run_ns());
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
@@ -46,6 +46,6 @@ void pv_oracle_fail(const char *oracle, const char *fmt, ...)
 	pv_last_finding.hit = true;
 	fflush(stdout);
 	fprintf(stderr, "\nSUMMARY: pvfuzz: %s variant=%s %s\n", oracle, stress_label(), detail);
-	fprintf(stderr, "==pvfuzz-stress== found after %.3f s\n", (double)stress_elapsed_ns() / 1e9);
+	fprintf(stderr, "==pvfuzz-stress== found after %.3f s\n", (double)stress_run_ns() / 1e9);
 	atomic_store(&stress_stopping, true);
 }

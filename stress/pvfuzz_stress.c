@@ -34,6 +34,7 @@ static int nr_workers;
 static char label[200] = "?";
 static u64 run_seed;
 static u64 start_ns;
+static _Atomic u64 run_start_ns; /* after the driver's set-up (calibration) */
 static volatile sig_atomic_t got_signal;
 
 void stress_register(const struct stress_driver *d)
@@ -65,6 +66,13 @@ u64 stress_seed(u64 salt)
 u64 stress_elapsed_ns(void)
 {
 	return native_raw_ns() - start_ns;
+}
+
+u64 stress_run_ns(void)
+{
+	u64 t0 = atomic_load_explicit(&run_start_ns, memory_order_relaxed);
+	u64 now = stress_elapsed_ns();
+	return t0 && now > t0 ? now - t0 : 0;
 }
 
 /* ------------------------------------------------------------ options -- */
@@ -328,7 +336,7 @@ static void status_line(FILE *f, bool tty)
 	struct totals t;
 	char b[6][32];
 	sum(&t);
-	double s = (double)stress_elapsed_ns() / 1e9;
+	double s = (double)stress_run_ns() / 1e9;
 	fprintf(f, "%s[%6.1fs] reads %s (%s/s) updates %s migrations %s retries %s fallbacks %s "
 		   "findings %d%s",
 		tty ? "\r" : "", s, si(t.reads, b[0]), si((u64)((double)t.reads / (s > 0 ? s : 1)), b[1]),
@@ -399,6 +407,7 @@ int main(int argc, char **argv)
 	perf_setup();
 	if (!d->start(&o))
 		return 2;
+	atomic_store(&run_start_ns, stress_elapsed_ns());
 	int nv = native_vcpu_count();
 	printf("pvfuzz-stress %s variant=%s: %d reader%s on %d vCPU%s (CPU", d->protocol, label,
 	       o.readers, o.readers == 1 ? "" : "s", nv, nv == 1 ? "" : "s");
@@ -421,8 +430,8 @@ int main(int argc, char **argv)
 
 	bool tty = isatty(STDOUT_FILENO);
 	u64 last_ops[MAX_WORKERS] = { 0 };
-	u64 end = (u64)(o.duration_s * 1e9);
-	u64 next_status = tty ? NSEC_PER_SEC : 5 * NSEC_PER_SEC;
+	u64 end = atomic_load(&run_start_ns) + (u64)(o.duration_s * 1e9);
+	u64 next_status = atomic_load(&run_start_ns) + (tty ? NSEC_PER_SEC : 5 * NSEC_PER_SEC);
 	while (!stress_stop()) {
 		struct timespec ts = { 0, 50 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
@@ -436,7 +445,7 @@ int main(int argc, char **argv)
 		}
 	}
 	atomic_store(&stress_stopping, true);
-	double ran = (double)stress_elapsed_ns() / 1e9;
+	double ran = (double)stress_run_ns() / 1e9;
 
 	/* join what stops; a livelocked thread is reported, not waited for */
 	int stuck = 0;

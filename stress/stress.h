@@ -114,7 +114,8 @@ static inline u64 stress_rand(u64 *s)
 }
 u64 stress_seed(u64 salt);
 
-/* ns since the run started (CLOCK_MONOTONIC_RAW) */
+/* ns since the process started / since the threads started (CLOCK_MONOTONIC_RAW) */
 u64 stress_elapsed_ns(void);
+u64 stress_run_ns(void);
 
 #endif
