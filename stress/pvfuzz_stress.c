@@ -201,6 +201,9 @@ struct stress_worker *stress_spawn(const char *name, void *(*fn)(struct stress_w
 	w->is_writer = is_writer;
 	w->userspace = userspace;
 	w->watch = true;
+	/* the run starts with the first thread (after the driver's calibration) */
+	u64 zero = 0;
+	atomic_compare_exchange_strong(&run_start_ns, &zero, stress_elapsed_ns());
 	atomic_store(&w->last_progress_ns, stress_elapsed_ns());
 	int err = pthread_create(&w->thread, NULL, worker_main, w);
 	if (err) {
@@ -376,9 +379,11 @@ int main(int argc, char **argv)
 	const struct stress_driver *d = NULL;
 
 	start_ns = native_raw_ns();
-	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? 2 : 0;
+	if (argc < 2)
+		bad_usage("missing PROTOCOL");
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		usage(stdout);
+		return 0;
 	}
 	for (int i = 0; i < nr_drivers; i++)
 		if (!strcmp(argv[1], drivers[i]->protocol))
@@ -407,7 +412,8 @@ int main(int argc, char **argv)
 	perf_setup();
 	if (!d->start(&o))
 		return 2;
-	atomic_store(&run_start_ns, stress_elapsed_ns());
+	u64 zero = 0;
+	atomic_compare_exchange_strong(&run_start_ns, &zero, stress_elapsed_ns());
 	int nv = native_vcpu_count();
 	printf("pvfuzz-stress %s variant=%s: %d reader%s on %d vCPU%s (CPU", d->protocol, label,
 	       o.readers, o.readers == 1 ? "" : "s", nv, nv == 1 ? "" : "s");
