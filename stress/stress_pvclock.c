@@ -505,6 +505,19 @@ static bool pvclock_start(struct stress_opts *o)
 		printf("%d CPUs usable: the guest gets the first %d (PV_MAX_VCPUS)\n", n, PV_MAX_VCPUS);
 	native_set_vcpus(cpus, P.nv);
 
+	/* cross-CPU oracles assume the machine's TSCs are synchronised, as the kernel does */
+	char cs[32] = "";
+	FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
+	if (f) {
+		if (!fgets(cs, sizeof(cs), f))
+			cs[0] = 0;
+		fclose(f);
+	}
+	if (P.nv > 1 && cs[0] && strncmp(cs, "tsc", 3) != 0)
+		printf("note: the kernel's clocksource is %.*s, not tsc: this machine's TSCs may not be "
+		       "synchronised, and cross-CPU findings may be the machine's\n",
+		       (int)strcspn(cs, "\n"), cs);
+
 	calibrate();
 	pthread_mutex_init(&P.host_lock, NULL);
 
