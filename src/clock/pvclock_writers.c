@@ -158,9 +158,11 @@ PVCLOCK_WRITER(kvm_pvclock_writer_percpu_stable, kvm_pvclock_writer_percpu_stabl
 /* CLK-05's premise: STABLE although the vCPUs' TSC offsets differ. */
 static void kvm_stable_unmatched_gtod(struct kvm_clock_host *h)
 {
+	u64 ns, tsc;
+
 	kvm_start_pvclock_update(h);
-	h->use_master_clock = true; /* the bug: ignores nr_vcpus_matched_tsc */
-	h->host_ns_and_tsc(h, &h->master_kernel_ns, &h->master_cycle_now);
+	h->host_ns_and_tsc(h, &ns, &tsc);
+	kvm_write_master_copy(h, true, ns, tsc); /* the bug: ignores nr_vcpus_matched_tsc */
 	for (int k = 0; k < h->nr_vcpus; k++) {
 		int v = h->vcpu_order(h, k);
 		kvm_guest_time_update(h, v);
@@ -333,7 +335,7 @@ PVCLOCK_WRITER(kvm_pvclock_writer_no_wmb, kvm_pvclock_writer_no_wmb_ops,
 /* CLK-25: KVM_HC_CLOCK_PAIRING served although every exit republishes the record. */
 static u64 kvm_pv_clock_pairing_pre_fix(struct kvm_clock_host *h, int v, u64 nr, u64 arg)
 {
-	if (nr != KVM_HC_CLOCK_PAIRING || !h->use_master_clock)
+	if (nr != KVM_HC_CLOCK_PAIRING || !READ_ONCE(h->use_master_clock))
 		return (u64)-KVM_EOPNOTSUPP;
 	return h->host_tsc(h) + (u64)h->vcpu[v].tsc_offset;
 }
