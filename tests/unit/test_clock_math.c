@@ -197,14 +197,25 @@ int main(void)
 		int s = (int)(next() % 127) - 63;
 		check_scale_delta(d, m, s);
 	}
+	/* one draw per statement: argument order is unspecified, the cases must not be */
 	for (int i = 0; i < 1000000; i++) {
-		check_mul_shr(next(), rnd_bits(), (unsigned)(next() % 128));
-		check_mul_div(rnd_bits(), (u32)next(), (u32)rnd_bits());
-		check_div_frac((u32)rnd_bits(), (u32)next());
+		u64 a = next();
+		u64 b = rnd_bits();
+		unsigned sh = (unsigned)(next() % 128);
+		check_mul_shr(a, b, sh);
+		a = rnd_bits();
+		u32 m = (u32)next();
+		u32 dv = (u32)rnd_bits();
+		check_mul_div(a, m, dv);
+		u32 x = (u32)rnd_bits();
+		check_div_frac(x, (u32)next());
 	}
 	for (int i = 0; i < 500000; i++) {
 		int s = (int)(next() % 63) - 31;
-		check_tsc_page(rnd_bits(), rnd_bits(), (u32)next(), s, rnd_bits());
+		u64 T = rnd_bits();
+		u64 S = rnd_bits();
+		u32 m = (u32)next();
+		check_tsc_page(T, S, m, s, rnd_bits());
 		/* KVM's own calls, every kHz figure a u32 can hold */
 		u32 khz = (u32)next() | 1;
 		check_time_scale(NSEC_PER_SEC, khz * 1000ULL, true);
