@@ -348,10 +348,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case_scale_delta, case_read_cycles, case_mul_shr, case_mul_div,
 		case_div_frac, case_time_scale, case_tsc_page, case_kvmclock_base,
 	};
+	static struct pv_selection s;
 	struct fdp in;
 	fdp_init(&in, data, size);
+	s = sel;
+	if (s.from_input) { /* PVFUZZ_VARIANT=input: the first byte picks the variant */
+		pv_select_from_input(PV_CLOCK_MATH, &s, &in);
+		ops = *(const struct clock_math_ops *)s.role[PV_READER]->ops;
+		clock_math_fill(&ops);
+	}
 	/* no fibers: the simulator only names the variant and hashes the trace */
-	sim_begin_pure(sel.label, &in);
+	sim_begin_pure(s.label, &in);
 	failed = false;
 	for (int i = 0; i < MAX_CASES && !failed; i++) {
 		if (i >= OP_NR && fdp_remaining(&in) == 0)
