@@ -230,6 +230,41 @@ typedef struct { int counter; } atomic_t;
 #define atomic_inc(v) ((void)pv_fetch_add(&(v)->counter, 1))
 #define atomic_dec_and_test(v) (pv_fetch_add(&(v)->counter, -1) == 1)
 
+/*
+ * include/linux/seqlock.h seqcount_t: one writer at a time (its caller holds
+ * the lock that serialises writers), lockless readers that retry.  The
+ * writer's own read of the count goes through READ_ONCE so it forwards from
+ * its store buffer in the TSO model.
+ */
+typedef struct { unsigned sequence; } seqcount_t;
+
+static __always_inline unsigned read_seqcount_begin(const seqcount_t *s)
+{
+	unsigned seq;
+	while ((seq = READ_ONCE(s->sequence)) & 1)
+		cpu_relax();
+	smp_rmb();
+	return seq;
+}
+
+static __always_inline bool read_seqcount_retry(const seqcount_t *s, unsigned start)
+{
+	smp_rmb();
+	return unlikely(READ_ONCE(s->sequence) != start);
+}
+
+static __always_inline void write_seqcount_begin(seqcount_t *s)
+{
+	WRITE_ONCE(s->sequence, READ_ONCE(s->sequence) + 1);
+	smp_wmb();
+}
+
+static __always_inline void write_seqcount_end(seqcount_t *s)
+{
+	smp_wmb();
+	WRITE_ONCE(s->sequence, READ_ONCE(s->sequence) + 1);
+}
+
 /* refcount grab that fails on zero, as folio_try_get() / get_page_unless_zero() */
 static inline bool atomic_inc_not_zero(atomic_t *v)
 {

@@ -320,7 +320,7 @@ PVCLOCK_WRITER(kvm_pvclock_writer_no_wmb, kvm_pvclock_writer_no_wmb_ops,
 /* CLK-25: KVM_HC_CLOCK_PAIRING served although every exit republishes the record. */
 static u64 kvm_pv_clock_pairing_pre_fix(struct kvm_clock_host *h, int v, u64 nr, u64 arg)
 {
-	if (nr != KVM_HC_CLOCK_PAIRING || !h->use_master_clock)
+	if (nr != KVM_HC_CLOCK_PAIRING || !READ_ONCE(h->use_master_clock))
 		return (u64)-KVM_EOPNOTSUPP;
 	return h->host_tsc(h) + (u64)h->vcpu[v].tsc_offset;
 }

@@ -127,6 +127,17 @@ void sim_reset(const struct sim_config *cfg, struct fdp *in)
 	sim_trace_reset();
 }
 
+/* A run without fibers (arithmetic targets): name the variant, restart the trace. */
+void sim_begin_pure(const char *variant, struct fdp *in)
+{
+	g_sim.cfg.variant = variant;
+	g_sim.in = in;
+	g_sim.cur = -1;
+	g_sim.step = 0;
+	g_sim.nf = 0;
+	sim_trace_reset();
+}
+
 static void fiber_main(void *arg);
 
 int sim_spawn(const char *name, sim_fiber_fn fn, void *arg, int cpu, bool guest)

@@ -65,6 +65,8 @@ struct sim_config {
 
 /* ---- lifecycle ---- */
 void sim_reset(const struct sim_config *cfg, struct fdp *in);
+/* Instead of sim_reset() for a target without fibers (clock_math): trace and names only. */
+void sim_begin_pure(const char *variant, struct fdp *in);
 int sim_spawn(const char *name, sim_fiber_fn fn, void *arg, int cpu, bool guest);
 void sim_run(void);        /* decodes the schedule from the input tail, runs all fibers */
 bool sim_run_completed(void);
