@@ -64,7 +64,7 @@ static const struct hv_writer_ops kvm_hv_writer_vcpu0_only_ops = {
 
 HV_WRITER(kvm_hv_writer_vcpu0_only, kvm_hv_writer_vcpu0_only_ops,
 	.bug = "CLK-09",
-	.expect = "linearizable",
+	.expect = "linearizable|monotonic",
 	.scenario = "KVM_SET_CLOCK (or a masterclock update that moves kvmclock); vCPU 1 processes its "
 		    "clock update and runs before vCPU 0 rewrites the page: a reader on vCPU 1 reads new "
 		    "kvmclock / MSR time, then the old page",
@@ -74,16 +74,45 @@ HV_WRITER(kvm_hv_writer_vcpu0_only, kvm_hv_writer_vcpu0_only_ops,
 
 /* ------------------------------------------------------------ CLK-10 -- */
 
-/* Before 0469f2f7ab4c: no tsc_page_update_unsafe() check anywhere. */
+/*
+ * Before 0469f2f7ab4c: kvm_hv_setup_tsc_page() without the
+ * tsc_page_update_unsafe() check - the guest's reenlightenment opt-in is not
+ * looked at, so every host-side update rewrites (scale, offset).
+ */
 static void kvm_hv_setup_tsc_page_ignore_reenlightenment(struct kvm_hv_vm *vm,
 							  const struct pvclock_vcpu_time_info *hv_clock)
 {
 	struct kvm_hv *hv = &vm->hv;
-	u64 control = hv->hv_tsc_emulation_control;
+	struct ms_hyperv_tsc_page *page = hv->tsc_page;
+	u32 tsc_seq;
+	u64 scale;
+	s64 offset;
 
-	hv->hv_tsc_emulation_control = 0; /* the bug: the guest's opt-in is not looked at */
-	kvm_hv_setup_tsc_page(vm, hv_clock);
-	hv->hv_tsc_emulation_control = control;
+	if (hv->hv_tsc_page_status != HV_TSC_PAGE_GUEST_CHANGED &&
+	    hv->hv_tsc_page_status != HV_TSC_PAGE_HOST_CHANGED)
+		return;
+	if (!(hv->hv_tsc_page & HV_X64_MSR_TSC_REFERENCE_ENABLE))
+		return;
+	tsc_seq = READ_ONCE(page->tsc_sequence);
+
+	hv->tsc_ref.tsc_sequence = 0;
+	WRITE_ONCE(page->tsc_sequence, 0);
+	if (!compute_tsc_page_parameters(hv_clock, &scale, &offset)) {
+		hv->hv_tsc_page_status = HV_TSC_PAGE_BROKEN;
+		return;
+	}
+	hv->tsc_ref.tsc_scale = scale;
+	hv->tsc_ref.tsc_offset = offset;
+	smp_wmb();
+	pv_memcpy(page, &hv->tsc_ref, HV_TSC_PAGE_HDR);
+	tsc_seq++;
+	if (tsc_seq == 0xFFFFFFFF || tsc_seq == 0)
+		tsc_seq = 1;
+	smp_wmb();
+	hv->tsc_ref.tsc_sequence = tsc_seq;
+	hv_publish(vm, &hv->tsc_ref);
+	WRITE_ONCE(page->tsc_sequence, tsc_seq);
+	hv->hv_tsc_page_status = HV_TSC_PAGE_SET;
 }
 
 static void kvm_hv_request_ignore_reenlightenment(struct kvm_hv_vm *vm)
