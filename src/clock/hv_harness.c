@@ -10,7 +10,8 @@
  *   mode      sim mode bits (sim.h)
  *   shape     vCPUs 1-4 | readers 1-3 | reads per reader 1-4 |
  *             reenlightenment opt-in by reader 0 before its read 1-3 (0: never)
- *   updates   writer updates 1-8 | adversarial images
+ *   updates   writer updates 1-8 | adversarial images | reader 0 rewrites
+ *             HV_X64_MSR_REFERENCE_TSC before its read 1-3 (0: never)
  *   rate      TSC ticks per step (64..319)
  *   skew[4]   per-vCPU TSC offsets (SIM_MODE_SKEW only)
  *   kinds[r]  per reader, 2 bits per read: page, page, MSR, kvmclock
@@ -58,6 +59,8 @@ struct hv_world {
 	struct fdp *in;
 	int nr_readers, nr_reads, nr_updates;
 	int reenl_at;
+	int msr_rewrite_at;
+	bool pending_masterclock; /* KVM_REQ_MASTERCLOCK_UPDATE from a guest MSR write */
 	bool adversarial;
 	int order_rot;
 	int host_fiber;
@@ -136,7 +139,9 @@ static void w_publish_page(struct kvm_hv_vm *vm, const struct ms_hyperv_tsc_page
 	if (!W.adversarial && ref->tsc_sequence == 0xFFFFFFFF)
 		oracle_writer_discipline("the writer publishes sequence 0xFFFFFFFF, which TLFS-4.0b "
 					 "readers take for invalid and KVM never uses");
-	if (!W.adversarial && n > 0 && vm->hv.hv_tsc_emulation_control) {
+	/* a rewrite the guest asked for (REFERENCE_TSC MSR write) needs no notification */
+	if (!W.adversarial && n > 0 && vm->hv.hv_tsc_emulation_control &&
+	    vm->hv.hv_tsc_page_status != HV_TSC_PAGE_GUEST_CHANGED) {
 		const struct hv_gen *old = &W.gens[(n - 1) % MAX_GENS];
 		if (old->scale != ref->tsc_scale || old->offset != ref->tsc_offset) {
 			char what[192];
@@ -166,10 +171,14 @@ static u64 on_exit(void *ctx, int cpu, enum pv_exit_reason r, u64 a0, u64 a1)
 	if (r == PV_EXIT_RDMSR)
 		return W.wops->get_msr ? W.wops->get_msr(vm, cpu, (u32)a0) : kvm_hv_get_msr(vm, cpu, (u32)a0);
 	if (r == PV_EXIT_WRMSR) {
-		if (W.wops->set_msr)
+		if (W.wops->set_msr) {
 			W.wops->set_msr(vm, cpu, (u32)a0, a1);
-		else
+		} else {
 			kvm_hv_set_msr(vm, cpu, (u32)a0, a1);
+			/* KVM_REQ_MASTERCLOCK_UPDATE, run by the host fiber (KVM serialises it) */
+			if ((u32)a0 == HV_X64_MSR_REFERENCE_TSC)
+				W.pending_masterclock = true;
+		}
 	}
 	return 0;
 }
@@ -230,6 +239,10 @@ static void writer_fiber(void *arg)
 			sim_yield("host: idle");
 		int v = (action >> 2) % h->nr_vcpus;
 		W.order_rot = action >> 4;
+		if (W.pending_masterclock) {
+			W.pending_masterclock = false;
+			W.wops->masterclock_update(&W.vm);
+		}
 		if (W.adversarial) {
 			adversarial_update(action, v);
 			continue;
@@ -322,6 +335,10 @@ static void reader_fiber(void *arg)
 			/* set_hv_tscchange_cb(): the guest opts into reenlightenment */
 			pv_vm_exit(PV_EXIT_WRMSR, HV_X64_MSR_TSC_EMULATION_CONTROL, 1);
 		}
+		if (id == 0 && W.msr_rewrite_at == i + 1) {
+			/* the guest re-enables the page (resume, kexec, a second clocksource init) */
+			pv_vm_exit(PV_EXIT_WRMSR, HV_X64_MSR_REFERENCE_TSC, W.vm.hv.hv_tsc_page);
+		}
 		enum read_kind kind = (enum read_kind)((W.kinds[id] >> (2 * i)) & 3);
 		/*
 		 * A guest that opts into reenlightenment is a Hyper-V guest on the
@@ -382,6 +399,7 @@ void hv_scenario_run(const struct hv_reader_ops *rops, const struct hv_writer_op
 	W.reenl_at = shape >> 6;
 	W.nr_updates = 1 + (upd & 7);
 	W.adversarial = upd & 0x10;
+	W.msr_rewrite_at = (upd >> 5) & 3;
 	for (int i = 0; i < W.nr_readers; i++)
 		W.kinds[i] = fdp_u8(in, 0);
 	W.kvmclock = pv_variant_find("pvclock_kernel")->ops;
@@ -404,7 +422,7 @@ void hv_scenario_run(const struct hv_reader_ops *rops, const struct hv_writer_op
 	h->vcpu_in_host = w_vcpu_in_host;
 	h->vcpu_order = w_vcpu_order;
 	h->publish = w_publish_record;
-	W.page = sim_shared_alloc(sizeof(struct ms_hyperv_tsc_page), 4096);
+	W.page = sim_shared_alloc(sizeof(struct ms_hyperv_tsc_page), 64);
 	vm->hv.tsc_page = W.page;
 	vm->hv.publish = w_publish_page;
 

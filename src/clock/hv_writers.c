@@ -326,19 +326,33 @@ static void kvm_hv_noinv_write_record(struct kvm_hv_vm *vm, int v, const struct 
 	hv_setup_tsc_page_no_invalidate(vm, &vm->clock.vcpu[v].hv_clock);
 }
 
+/*
+ * ACRN sets the page up from the guest's HV_X64_MSR_REFERENCE_TSC write, on
+ * the exiting vCPU, while the other vCPUs keep running.
+ */
+static void kvm_hv_noinv_set_msr(struct kvm_hv_vm *vm, int v, u32 msr, u64 data)
+{
+	kvm_hv_set_msr(vm, v, msr, data);
+	if (msr == HV_X64_MSR_REFERENCE_TSC)
+		hv_setup_tsc_page_no_invalidate(vm, &vm->clock.vcpu[v].hv_clock);
+}
+
 static const struct hv_writer_ops kvm_hv_writer_no_invalidate_ops = {
 	.masterclock_update = kvm_hv_noinv_masterclock,
 	.guest_time_update = kvm_hv_noinv_time_update,
 	.set_clock = kvm_hv_noinv_set_clock,
 	.write_page = kvm_hv_write_page,
 	.write_record = kvm_hv_noinv_write_record,
+	.set_msr = kvm_hv_noinv_set_msr,
 };
 
 HV_WRITER(kvm_hv_writer_no_invalidate, kvm_hv_writer_no_invalidate_ops,
 	.bug = "CLK-12",
 	.expect = "torn_snapshot",
-	.scenario = "a reader loads seq N, the writer stores the new offset (and scale), the reader "
-		    "re-checks seq before the bump: it accepts (N, new data), a generation that never was",
+	.scenario = "the guest rewrites HV_X64_MSR_REFERENCE_TSC after KVM_SET_CLOCK; on that exit the "
+		    "page is rewritten while a reader on another vCPU loads seq N, the new offset and seq "
+		    "N again: it accepts (N, new data), a generation that never was.  (Under KVM's "
+		    "freeze - masterclock, KVM_SET_CLOCK - no reader runs during the rewrite.)",
 	.history = "ACRN hyperv_setup_tsc_page() (projectacrn/acrn-hypervisor "
 		   "hypervisor/arch/x86/guest/hyperv.c): scale, offset, barrier, seq+1 without zeroing "
 		   "the sequence first")
