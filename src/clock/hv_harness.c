@@ -179,6 +179,12 @@ static u64 on_exit(void *ctx, int cpu, enum pv_exit_reason r, u64 a0, u64 a1)
 			if ((u32)a0 == HV_X64_MSR_REFERENCE_TSC)
 				W.pending_masterclock = true;
 		}
+		/*
+		 * VM entry (VMRESUME) is serialising: what the handler stored on
+		 * this CPU leaves its store buffer before the guest runs again.
+		 * (pv_vm_exit() drains only on the way out.)
+		 */
+		smp_mb();
 	}
 	return 0;
 }

@@ -64,10 +64,11 @@ static const struct hv_writer_ops kvm_hv_writer_vcpu0_only_ops = {
 
 HV_WRITER(kvm_hv_writer_vcpu0_only, kvm_hv_writer_vcpu0_only_ops,
 	.bug = "CLK-09",
-	.expect = "linearizable|monotonic",
+	.expect = "linearizable|monotonic|fallback",
 	.scenario = "KVM_SET_CLOCK (or a masterclock update that moves kvmclock); vCPU 1 processes its "
 		    "clock update and runs before vCPU 0 rewrites the page: a reader on vCPU 1 reads new "
-		    "kvmclock / MSR time, then the old page",
+		    "kvmclock / MSR time, then the old page (fallback: the masterclock went off and "
+		    "vCPU 0, last, has not invalidated the page yet)",
 	.history = "kvm_hv_setup_tsc_page() only from vCPU 0 and no invalidation before the "
 		   "masterclock update, before e880c6ea55b9 \"KVM: x86: hyper-v: Prevent using "
 		   "not-yet-updated TSC page by secondary CPUs\" (Vitaly Kuznetsov, 2021)")
@@ -348,7 +349,7 @@ static const struct hv_writer_ops kvm_hv_writer_no_invalidate_ops = {
 
 HV_WRITER(kvm_hv_writer_no_invalidate, kvm_hv_writer_no_invalidate_ops,
 	.bug = "CLK-12",
-	.expect = "torn_snapshot",
+	.expect = "torn_snapshot|writer_discipline",
 	.scenario = "the guest rewrites HV_X64_MSR_REFERENCE_TSC after KVM_SET_CLOCK; on that exit the "
 		    "page is rewritten while a reader on another vCPU loads seq N, the new offset and seq "
 		    "N again: it accepts (N, new data), a generation that never was.  (Under KVM's "
