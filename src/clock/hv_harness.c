@@ -60,7 +60,7 @@ struct hv_world {
 	int nr_readers, nr_reads, nr_updates;
 	int reenl_at;
 	int msr_rewrite_at;
-	bool pending_masterclock; /* KVM_REQ_MASTERCLOCK_UPDATE from a guest MSR write */
+	bool kvm_lock;            /* a masterclock-type update is running (kvm->lock etc.) */
 	bool adversarial;
 	int order_rot;
 	int host_fiber;
@@ -171,14 +171,22 @@ static u64 on_exit(void *ctx, int cpu, enum pv_exit_reason r, u64 a0, u64 a1)
 	if (r == PV_EXIT_RDMSR)
 		return W.wops->get_msr ? W.wops->get_msr(vm, cpu, (u32)a0) : kvm_hv_get_msr(vm, cpu, (u32)a0);
 	if (r == PV_EXIT_WRMSR) {
+		/* the host's page writers are serialised (hv_lock, kvm->lock) */
+		while (W.kvm_lock)
+			sim_yield("vcpu: waiting for the hypervisor's page lock");
+		W.kvm_lock = true;
 		if (W.wops->set_msr) {
 			W.wops->set_msr(vm, cpu, (u32)a0, a1);
 		} else {
 			kvm_hv_set_msr(vm, cpu, (u32)a0, a1);
-			/* KVM_REQ_MASTERCLOCK_UPDATE, run by the host fiber (KVM serialises it) */
+			/*
+			 * KVM_REQ_MASTERCLOCK_UPDATE: processed on this vCPU before it
+			 * re-enters the guest.
+			 */
 			if ((u32)a0 == HV_X64_MSR_REFERENCE_TSC)
-				W.pending_masterclock = true;
+				W.wops->masterclock_update(vm);
 		}
+		W.kvm_lock = false;
 		/*
 		 * VM entry (VMRESUME) is serialising: what the handler stored on
 		 * this CPU leaves its store buffer before the guest runs again.
@@ -235,6 +243,8 @@ static void adversarial_update(u8 action, int v)
 	}
 }
 
+static void host_update(u8 action, u8 delay, int v);
+
 static void writer_fiber(void *arg)
 {
 	struct kvm_clock_host *h = &W.vm.clock;
@@ -245,33 +255,40 @@ static void writer_fiber(void *arg)
 			sim_yield("host: idle");
 		int v = (action >> 2) % h->nr_vcpus;
 		W.order_rot = action >> 4;
-		if (W.pending_masterclock) {
-			W.pending_masterclock = false;
-			W.wops->masterclock_update(&W.vm);
-		}
-		if (W.adversarial) {
-			adversarial_update(action, v);
-			continue;
-		}
-		switch (action & 3) {
-		case 0:
-			W.wops->masterclock_update(&W.vm);
-			break;
-		case 1:
-			/* KVM_REQ_CLOCK_UPDATE on one vCPU (vCPU migration, kvmclock_sync_fn) */
-			writer_run_on_vcpu(v, W.wops->guest_time_update);
-			break;
-		case 2:
-			/* a TSC write changes nr_vcpus_matched_tsc: the masterclock toggles */
-			if (!(sim_mode() & SIM_MODE_SKEW))
-				h->tsc_matched = !h->tsc_matched;
-			W.wops->masterclock_update(&W.vm);
-			break;
-		case 3:
-			/* KVM_SET_CLOCK forward (e.g. the migration source's later clock) */
-			W.wops->set_clock(&W.vm, (1 + (delay >> 4)) * 4000ULL);
-			break;
-		}
+		while (W.kvm_lock)
+			sim_yield("host: waiting for the masterclock lock");
+		W.kvm_lock = true;
+		host_update(action, delay, v);
+		W.kvm_lock = false;
+	}
+}
+
+static void host_update(u8 action, u8 delay, int v)
+{
+	struct kvm_clock_host *h = &W.vm.clock;
+
+	if (W.adversarial) {
+		adversarial_update(action, v);
+		return;
+	}
+	switch (action & 3) {
+	case 0:
+		W.wops->masterclock_update(&W.vm);
+		break;
+	case 1:
+		/* KVM_REQ_CLOCK_UPDATE on one vCPU (vCPU migration, kvmclock_sync_fn) */
+		writer_run_on_vcpu(v, W.wops->guest_time_update);
+		break;
+	case 2:
+		/* a TSC write changes nr_vcpus_matched_tsc: the masterclock toggles */
+		if (!(sim_mode() & SIM_MODE_SKEW))
+			h->tsc_matched = !h->tsc_matched;
+		W.wops->masterclock_update(&W.vm);
+		break;
+	case 3:
+		/* KVM_SET_CLOCK forward (e.g. the migration source's later clock) */
+		W.wops->set_clock(&W.vm, (1 + (delay >> 4)) * 4000ULL);
+		break;
 	}
 }
 
