@@ -315,6 +315,7 @@ static void host_update(u8 action, u8 delay, int v)
 		break;
 	case 3:
 		/* KVM_SET_CLOCK forward (e.g. the migration source's later clock) */
+		clock_oracle_step_forward((1 + (delay >> 4)) * 4000ULL / 100);
 		W.wops->set_clock(&W.vm, (1 + (delay >> 4)) * 4000ULL);
 		break;
 	}

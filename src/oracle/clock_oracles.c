@@ -15,6 +15,7 @@ static struct clock_oracle_cfg cfg;
 static u64 last[MAX_READERS];
 static bool have_last[MAX_READERS];
 static u64 hi; /* max value of all completed reads */
+static u64 stepped; /* sum of forward steps, widening the window's upper edge */
 
 void clock_oracle_reset(const struct clock_oracle_cfg *c)
 {
@@ -24,6 +25,12 @@ void clock_oracle_reset(const struct clock_oracle_cfg *c)
 	for (int i = 0; i < MAX_READERS; i++)
 		have_last[i] = false;
 	hi = 0;
+	stepped = 0;
+}
+
+void clock_oracle_step_forward(u64 delta)
+{
+	stepped += delta;
 }
 
 void clock_read_begin(struct clock_read *r)
@@ -45,7 +52,7 @@ void clock_read_end(struct clock_read *r, int reader, u64 value)
 	u64 hi_true = sim_step() * SIM_NS_PER_STEP / cfg.unit_ns;
 	s64 los = (s64)lo_true + cfg.base - (s64)cfg.tolerance;
 	u64 lo = los < 0 ? 0 : (u64)los;
-	u64 up = (u64)((s64)hi_true + cfg.base) + cfg.tolerance;
+	u64 up = (u64)((s64)hi_true + cfg.base) + cfg.tolerance + stepped;
 	if (value < lo || value > up)
 		oracle_plausibility(reader, value, lo, up);
 	last[reader] = value;

@@ -42,6 +42,12 @@ struct clock_oracle_cfg {
 				   page derivation's truncations, H4) */
 };
 void clock_oracle_reset(const struct clock_oracle_cfg *cfg);
+/*
+ * The clock is stepped forward by delta units (KVM_SET_CLOCK): reads may
+ * return either side of the step while it is published, so the window's
+ * upper edge moves and its lower edge stays.
+ */
+void clock_oracle_step_forward(u64 delta);
 
 struct clock_read {
 	u64 g0;           /* max value of reads completed before this one began */
