@@ -37,9 +37,9 @@ void clock_read_end(struct clock_read *r, int reader, u64 value)
 	if (!cfg.check_time)
 		return;
 	reader %= MAX_READERS;
-	if (have_last[reader] && value < last[reader])
+	if (have_last[reader] && value < last[reader] && last[reader] - value > cfg.slack)
 		oracle_monotonic(reader, last[reader], value);
-	if (value < r->g0)
+	if (value < r->g0 && r->g0 - value > cfg.slack)
 		oracle_linearizable(reader, r->g0, value);
 	u64 lo_true = r->start_step * SIM_NS_PER_STEP / cfg.unit_ns;
 	u64 hi_true = sim_step() * SIM_NS_PER_STEP / cfg.unit_ns;

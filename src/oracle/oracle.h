@@ -37,6 +37,9 @@ struct clock_oracle_cfg {
 	u64 unit_ns;            /* 1 for ns clocks, 100 for Hyper-V reference time */
 	s64 base;               /* expected value - true_ns/unit at any instant */
 	u64 tolerance;          /* plausibility window, in units */
+	u64 slack;              /* CO1/CO2: a step back of at most this many units is
+				   rounding, not a violation (0: exact; hv: the KVM
+				   page derivation's truncations, H4) */
 };
 void clock_oracle_reset(const struct clock_oracle_cfg *cfg);
 
