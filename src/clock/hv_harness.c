@@ -60,7 +60,11 @@ struct hv_world {
 	int nr_readers, nr_reads, nr_updates;
 	int reenl_at;
 	int msr_rewrite_at;
-	bool kvm_lock;            /* a masterclock-type update is running (kvm->lock etc.) */
+	bool kvm_lock;            /* a page writer runs (kvm->lock, hv_lock) */
+	bool wrmsr_pending;       /* a guest MSR write waits for the lock */
+	int pending_cpu;
+	u32 pending_msr;
+	u64 pending_data;
 	bool adversarial;
 	int order_rot;
 	int host_fiber;
@@ -165,36 +169,56 @@ static void w_publish_page(struct kvm_hv_vm *vm, const struct ms_hyperv_tsc_page
 
 /* ---------------------------------------------------------- exits --- */
 
+/* The host side of a guest MSR write, under the page writers' lock. */
+static void hv_wrmsr(int cpu, u32 msr, u64 data)
+{
+	struct kvm_hv_vm *vm = &W.vm;
+	if (W.wops->set_msr) {
+		W.wops->set_msr(vm, cpu, msr, data);
+		return;
+	}
+	kvm_hv_set_msr(vm, cpu, msr, data);
+	/* KVM_REQ_MASTERCLOCK_UPDATE, processed before the vCPU re-enters the guest */
+	if (msr == HV_X64_MSR_REFERENCE_TSC)
+		W.wops->masterclock_update(vm);
+}
+
 static u64 on_exit(void *ctx, int cpu, enum pv_exit_reason r, u64 a0, u64 a1)
 {
 	struct kvm_hv_vm *vm = &W.vm;
 	if (r == PV_EXIT_RDMSR)
 		return W.wops->get_msr ? W.wops->get_msr(vm, cpu, (u32)a0) : kvm_hv_get_msr(vm, cpu, (u32)a0);
-	if (r == PV_EXIT_WRMSR) {
-		/* the host's page writers are serialised (hv_lock, kvm->lock) */
-		while (W.kvm_lock)
-			sim_yield("vcpu: waiting for the hypervisor's page lock");
-		W.kvm_lock = true;
-		if (W.wops->set_msr) {
-			W.wops->set_msr(vm, cpu, (u32)a0, a1);
-		} else {
-			kvm_hv_set_msr(vm, cpu, (u32)a0, a1);
-			/*
-			 * KVM_REQ_MASTERCLOCK_UPDATE: processed on this vCPU before it
-			 * re-enters the guest.
-			 */
-			if ((u32)a0 == HV_X64_MSR_REFERENCE_TSC)
-				W.wops->masterclock_update(vm);
-		}
-		W.kvm_lock = false;
+	if (r != PV_EXIT_WRMSR)
+		return 0;
+	if (W.kvm_lock) {
 		/*
-		 * VM entry (VMRESUME) is serialising: what the handler stored on
-		 * this CPU leaves its store buffer before the guest runs again.
-		 * (pv_vm_exit() drains only on the way out.)
+		 * The host is in the middle of an update: it runs this write
+		 * before it lets go of the lock, and the vCPU does not go on
+		 * (reader_fiber() waits) until then.
 		 */
-		smp_mb();
+		W.wrmsr_pending = true;
+		W.pending_cpu = cpu;
+		W.pending_msr = (u32)a0;
+		W.pending_data = a1;
+		return 0;
 	}
+	W.kvm_lock = true;
+	hv_wrmsr(cpu, (u32)a0, a1);
+	/*
+	 * VM entry (VMRESUME) is serialising: what the handler stored on this
+	 * CPU leaves its store buffer before the guest runs again.
+	 */
+	smp_mb();
+	W.kvm_lock = false;
 	return 0;
+}
+
+/* A guest MSR write: the vCPU runs again only once the host has handled it. */
+static void guest_wrmsr(u32 msr, u64 data)
+{
+	pv_vm_exit(PV_EXIT_WRMSR, msr, data);
+	while (W.wrmsr_pending)
+		sim_yield("vcpu: MSR write still being handled");
 }
 
 /* ---------------------------------------------------------- writer --- */
@@ -259,6 +283,10 @@ static void writer_fiber(void *arg)
 			sim_yield("host: waiting for the masterclock lock");
 		W.kvm_lock = true;
 		host_update(action, delay, v);
+		if (W.wrmsr_pending) {
+			hv_wrmsr(W.pending_cpu, W.pending_msr, W.pending_data);
+			W.wrmsr_pending = false;
+		}
 		W.kvm_lock = false;
 	}
 }
@@ -356,11 +384,11 @@ static void reader_fiber(void *arg)
 	for (int i = 0; i < W.nr_reads; i++) {
 		if (id == 0 && W.reenl_at == i + 1) {
 			/* set_hv_tscchange_cb(): the guest opts into reenlightenment */
-			pv_vm_exit(PV_EXIT_WRMSR, HV_X64_MSR_TSC_EMULATION_CONTROL, 1);
+			guest_wrmsr(HV_X64_MSR_TSC_EMULATION_CONTROL, 1);
 		}
 		if (id == 0 && W.msr_rewrite_at == i + 1) {
 			/* the guest re-enables the page (resume, kexec, a second clocksource init) */
-			pv_vm_exit(PV_EXIT_WRMSR, HV_X64_MSR_REFERENCE_TSC, W.vm.hv.hv_tsc_page);
+			guest_wrmsr(HV_X64_MSR_REFERENCE_TSC, W.vm.hv.hv_tsc_page);
 		}
 		enum read_kind kind = (enum read_kind)((W.kinds[id] >> (2 * i)) & 3);
 		/*
