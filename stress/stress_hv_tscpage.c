@@ -25,7 +25,10 @@
  *     1024 reads, the guest rewriting HV_X64_MSR_REFERENCE_TSC (resume,
  *     kexec): GUEST_CHANGED and the masterclock update on that vCPU's thread,
  *     or the writer's own set_msr.  That rewrite is also how the page leaves
- *     BROKEN after the masterclock comes back, as in KVM.
+ *     BROKEN after the masterclock comes back, as in KVM.  Reader 0 also
+ *     toggles HV_X64_MSR_TSC_EMULATION_CONTROL (the reenlightenment opt-in,
+ *     about once per 256k reads): while it is on, KVM must leave the page's
+ *     (scale, offset) alone except on the guest's own REFERENCE_TSC rewrite.
  *   - Host time is CLOCK_MONOTONIC_RAW through the host TSC, calibrated once
  *     (200 ms), exactly as stress_pvclock.c does and for the same reasons.
  *     Guest epoch: kvmclock = 1 s at the start of the run.
@@ -55,6 +58,8 @@
  *   CO10/H7 writer discipline: no published sequence 0xFFFFFFFF; after
  *     every host operation, if every vCPU's kvmclock record lost STABLE
  *     the page must hold sequence 0.
+ *   CO11 notification: while the guest opted into reenlightenment, a new
+ *     (scale, offset) is published only for the guest's REFERENCE_TSC write.
  *   H4 page vs MSR: TIME_REF_COUNT while the page is valid lies within
  *     the live page's value at the host TSC before and after the exit, give
  *     or take the rounding allowance below (reference).
@@ -71,7 +76,9 @@
  *     between its KVM_GET_CLOCK-style read and the new master copy ate the
  *     forward delta, CO1/CO2 restart after it (counted).
  *   CO8 plausibility: every 8th read against clock_gettime(CLOCK_MONOTONIC_RAW)
- *     plus the KVM_SET_CLOCK steps, 20 ms + 200 ppm of the run time.
+ *     (upper bound: plus the KVM_SET_CLOCK steps so far; the lower bound
+ *     leaves them out, since a page frozen by the opt-in does not take
+ *     them), 20 ms + 200 ppm of the run time.
  *   CO7 liveness: the framework's watchdog.
  */
 #define _GNU_SOURCE
@@ -95,6 +102,7 @@
 #define TOGGLE_ON_NS (200 * 1000 * 1000ULL) /* masterclock on this long, then */
 #define TOGGLE_OFF_NS (1000 * 1000ULL)      /* off (TSC matching lost) this long */
 #define MSR_REWRITE_MASK 1023
+#define REENL_MASK 262143       /* reader 0 toggles the reenlightenment opt-in */
 #define REF_TSC_MSR ((0xfeedULL << HV_X64_MSR_TSC_REFERENCE_ADDRESS_SHIFT) | HV_X64_MSR_TSC_REFERENCE_ENABLE)
 
 enum { EV_PUBLISH = 1, EV_INVALID = 2 };
@@ -127,6 +135,10 @@ static struct {
 	struct slot ring[RING];
 	_Atomic u64 head;
 	u8 last_kind;                 /* host only */
+	bool have_pub;                /* host only: the last published (scale, offset) */
+	bool h7_stale_ok;             /* opted out of reenlightenment, page not updated since */
+	u64 pub_scale;
+	s64 pub_offset;
 	u8 rec_flags[PV_MAX_VCPUS];   /* host only: each vCPU's last record */
 	int rot;
 
@@ -141,7 +153,7 @@ static struct {
 
 	/* statistics */
 	_Atomic u64 n_master, n_single, n_toggle, n_setclock, n_setclock_back, n_rate, n_rewrite;
-	_Atomic u64 n_rdmsr, n_pub, n_inval, n_page_reads, n_h4;
+	_Atomic u64 n_rdmsr, n_reenl, n_pub, n_inval, n_page_reads, n_h4;
 	_Atomic u64 round_steps, round_max;
 } H;
 
@@ -226,6 +238,20 @@ static void w_publish_page(struct kvm_hv_vm *vm, const struct ms_hyperv_tsc_page
 					 "readers take for invalid and KVM never uses");
 	else if (ref->tsc_sequence == 0)
 		oracle_writer_discipline("the writer publishes a generation under sequence 0 (invalid)");
+	/* CO11: a rewrite the guest asked for (REFERENCE_TSC write) needs no notification */
+	if (H.have_pub && vm->hv.hv_tsc_emulation_control &&
+	    vm->hv.hv_tsc_page_status != HV_TSC_PAGE_GUEST_CHANGED &&
+	    (H.pub_scale != ref->tsc_scale || H.pub_offset != ref->tsc_offset)) {
+		char what[192];
+		snprintf(what, sizeof(what), "guest opted into reenlightenment (TSC_EMULATION_CONTROL=1), "
+			 "page changed scale %" PRIu64 " -> %" PRIu64 " offset %" PRId64 " -> %" PRId64
+			 " with no notification", H.pub_scale, ref->tsc_scale, H.pub_offset, ref->tsc_offset);
+		oracle_notification(what);
+	}
+	H.h7_stale_ok = false;
+	H.have_pub = true;
+	H.pub_scale = ref->tsc_scale;
+	H.pub_offset = ref->tsc_offset;
 	ring_append(EV_PUBLISH, ref->tsc_sequence, ref->tsc_scale, ref->tsc_offset);
 	atomic_fetch_add_explicit(&H.n_pub, 1, memory_order_relaxed);
 }
@@ -244,7 +270,9 @@ static void post_op(void)
 	bool any_stable = false;
 	for (int v = 0; v < H.nv; v++)
 		any_stable |= H.rec_flags[v] & PVCLOCK_TSC_STABLE_BIT;
-	if (!any_stable && seq != 0 && !H.vm.hv.hv_tsc_emulation_control) {
+	if (seq == 0)
+		H.h7_stale_ok = false;
+	if (!any_stable && seq != 0 && !H.vm.hv.hv_tsc_emulation_control && !H.h7_stale_ok) {
 		char what[160];
 		snprintf(what, sizeof(what), "every vCPU's kvmclock lost STABLE (compute_tsc_page_parameters "
 			 "fails) but the page keeps sequence %u (H7: it must stay 0, status BROKEN)", seq);
@@ -299,6 +327,12 @@ static u64 hv_vm_exit(enum pv_exit_reason r, u64 a0, u64 a1)
 			if (msr == HV_X64_MSR_REFERENCE_TSC)
 				H.wops->masterclock_update(vm);
 		}
+		/*
+		 * Opting out of reenlightenment requests no page update: a page the
+		 * opt-in kept valid stays so until the next one (not an H7 failure).
+		 */
+		if (msr == HV_X64_MSR_TSC_EMULATION_CONTROL && !a1)
+			H.h7_stale_ok = true;
 		post_op();
 	}
 	pthread_mutex_unlock(&H.host_lock);
@@ -489,7 +523,7 @@ static void *reader_thread(struct stress_worker *w)
 	bool vdso = w->userspace;
 	u64 rs = stress_seed(100 + (u64)id);
 	u64 last = 0, k = 0, my_gen = 0;
-	bool have_last = false;
+	bool have_last = false, reenl = false;
 
 	native_thread_start(&w->nt, id % nv);
 	while (!stress_stop()) {
@@ -504,11 +538,18 @@ static void *reader_thread(struct stress_worker *w)
 			preempt_enable();
 			atomic_fetch_add_explicit(&H.n_rewrite, 1, memory_order_relaxed);
 		}
+		if (id == 0 && ((r >> 40) & REENL_MASK) == 0) {
+			/* set_hv_tscchange_cb() opts into reenlightenment; a later kernel opts out */
+			preempt_disable();
+			pv_vm_exit(PV_EXIT_WRMSR, HV_X64_MSR_TSC_EMULATION_CONTROL, !reenl);
+			preempt_enable();
+			reenl = !reenl;
+			atomic_fetch_add_explicit(&H.n_reenl, 1, memory_order_relaxed);
+		}
 
 		bool plaus = (k++ & 7) == 0;
 		u64 gen0 = atomic_load(&H.clock_gen);
 		u64 g0 = atomic_load(&H.hi);
-		u64 sc0 = atomic_load(&H.set_clock_ns);
 		u64 r0 = plaus ? native_raw_ns() : 0;
 		u64 s0 = atomic_load_explicit(&H.head, memory_order_acquire);
 		u64 tr0 = pv_native_tsc_reads;
@@ -567,7 +608,8 @@ static void *reader_thread(struct stress_worker *w)
 			u64 r1 = native_raw_ns();
 			u64 sc1 = atomic_load(&H.set_clock_ns);
 			u64 tol = (PLAUS_NS + stress_elapsed_ns() / 5000) / 100;
-			u64 lo = (r0 - H.raw0 + GUEST_BOOT_NS + sc0) / 100;
+			/* KVM_SET_CLOCK only steps forward; a page frozen by the opt-in skips them */
+			u64 lo = (r0 - H.raw0 + GUEST_BOOT_NS) / 100;
 			u64 hi = (r1 - H.raw0 + GUEST_BOOT_NS + sc1) / 100 + tol;
 			lo = lo > tol ? lo - tol : 0;
 			if (value < lo || value > hi)
@@ -724,10 +766,12 @@ static void hv_summary(FILE *f)
 		atomic_load(&H.n_rate), atomic_load(&H.n_setclock), atomic_load(&H.n_setclock_back));
 	fprintf(f, "  page: generations %" PRIu64 ", invalidations left standing %" PRIu64 ", final seq %u"
 		   ", page reads %" PRIu64 "; TIME_REF_COUNT exits %" PRIu64 " (%" PRIu64
-		   " checked against a live page, H4), REFERENCE_TSC rewrites %" PRIu64 "\n",
+		   " checked against a live page, H4), REFERENCE_TSC rewrites %" PRIu64
+		   ", reenlightenment opt-in toggles %" PRIu64 "\n",
 		atomic_load(&H.n_pub), atomic_load(&H.n_inval),
 		__atomic_load_n(&H.page->tsc_sequence, __ATOMIC_RELAXED), atomic_load(&H.n_page_reads),
-		atomic_load(&H.n_rdmsr), atomic_load(&H.n_h4), atomic_load(&H.n_rewrite));
+		atomic_load(&H.n_rdmsr), atomic_load(&H.n_h4), atomic_load(&H.n_rewrite),
+		atomic_load(&H.n_reenl));
 	fprintf(f, "  rounding steps back (allowed: %d units + %.3g units per 10^9 TSC ticks of age): %"
 		   PRIu64 " (max %" PRIu64 " units)\n", ROUND_UNITS + 1, H.drift_units * 1e9,
 		atomic_load(&H.round_steps), atomic_load(&H.round_max));
