@@ -671,6 +671,15 @@ static bool hv_start(struct stress_opts *o)
 		fprintf(stderr, "pvfuzz-stress: --variant input: only fuzz targets choose from input\n");
 		return false;
 	}
+	if (o->variant) {
+		/* "a,,b", ",a", "a,": an empty name is a typo, not "mainline" */
+		const char *p = o->variant;
+		size_t len = strlen(p);
+		if (p[0] == ',' || p[len - 1] == ',' || strstr(p, ",,")) {
+			fprintf(stderr, "pvfuzz-stress: --variant: empty name in '%s'\n", p);
+			return false;
+		}
+	}
 	if (!pv_select(PV_HV_TSCPAGE, o->variant, &sel, err, sizeof(err))) {
 		fprintf(stderr, "pvfuzz-stress: --variant: %s\n", err);
 		return false;
