@@ -12,13 +12,14 @@
  *   mode    bit 0: sparse schedule instead of PCT (other sim modes are off)
  *   shape   vCPUs 2-4 | mutator ops 1-4 | worker ops 1-4
  *   fail    bit k: the k-th table-batch page allocation fails (GFP_NOWAIT)
- *   then, lazily, one byte per mutator/worker op:
+ *   then one byte per mutator op, then per worker (vCPU 1..) one per op:
  *     mutator: kind = b & 3: 0 munmap+mmap region (b>>2)&3, 1 remap vpn
  *              (b>>2)&15, 2 collapse region, 3 munmap+mmap with the batch
  *              allocation failing
  *     worker:  kind = b & 3: 0 walk vpn (b>>2)&15, 1 user access, 2 lazy
  *              period of 1+((b>>2)&7) rounds of speculative walks, 3 access
- *              then walk
+ *              then walk; after its ops a worker repeats its last op (a
+ *              lazy period: idles) until the mutator is done
  * Tail events: SIM_EV_HOST_PREEMPT (also inside walker sections),
  * SIM_EV_SCENARIO (the next 1+(arg&3) batch allocations fail),
  * SIM_EV_SCENARIO2 (IPIs to vCPU arg&3 held for 4*(arg>>2) steps).
@@ -74,12 +75,31 @@ struct tlb_world {
 	u64 discarded;
 	int held[MM_DATA_PAGES];
 	struct fiber_state fs[SIM_MAX_FIBERS];
+	u32 rf_site[PT_POOL_PAGES * PTRS_PER_TABLE]; /* last writer of each table word */
+	u8 rf_fiber[PT_POOL_PAGES * PTRS_PER_TABLE];
+	u8 mut_op[4];
+	u8 work_op[MM_MAX_CPUS][4];
 	int cpu_arg[MM_MAX_CPUS];
 };
 
 static struct tlb_world W;
 static struct pt_pool pool;
 static struct pt_alloc_ops pool_ops;
+
+static bool table_linked(struct mm_struct *mm, int pfn);
+
+/* near misses of the oracles, as features: the fuzzer is rewarded for
+ * getting close (a stale-but-unflushed TLB hit, a walker on an unlinked
+ * table, an IPI inside an RCU section, a preemption inside a walk) */
+enum { NM_TLB_UNFLUSHED = 0x1000, NM_WALK_UNLINKED = 0x2000, NM_PSC_UNLINKED = 0x3000,
+       NM_GRAB_CHANGED = 0x4000, NM_IPI_IN_RCU = 0x5000, NM_PREEMPT_IN_WALK = 0x6000,
+       NM_BATCH_FAIL = 0x7000 };
+
+static void near_miss(u32 kind, u32 detail)
+{
+	sim_feature((kind | detail) * 0x9E3779B1u);
+}
+
 
 static struct fiber_state *me(void)
 {
@@ -153,6 +173,8 @@ static void h_section(struct mm_struct *mm, enum mm_section kind, bool enter)
 
 static void h_grab(struct mm_struct *mm, int vpn, int pfn)
 {
+	if (W.cur_map[vpn] != pfn)
+		near_miss(NM_GRAB_CHANGED, 0);
 	if (mm->page_free >> pfn & 1) {
 		char what[128];
 		snprintf(what, sizeof(what), "walker took a reference on page %d (vpn %d) while it was free: "
@@ -164,6 +186,8 @@ static void h_grab(struct mm_struct *mm, int vpn, int pfn)
 static void h_ipi(struct mm_struct *mm)
 {
 	struct fiber_state *f = me();
+	if (f->rcu)
+		near_miss(NM_IPI_IN_RCU, 0);
 	if (f->irqoff) {
 		char what[96];
 		snprintf(what, sizeof(what), "vCPU %d handled an IPI inside an IRQ-off walker section",
@@ -211,6 +235,8 @@ static void h_flush_end(struct mm_struct *mm, int start, int end)
 static void h_tlb_use(struct mm_struct *mm, int cpu, const struct tlb_entry *e)
 {
 	char what[160];
+	if (e->ver != W.ver[e->vpn])
+		near_miss(NM_TLB_UNFLUSHED, (u32)cpu);
 	if (mm->page_free >> e->pfn & 1) {
 		snprintf(what, sizeof(what), "vCPU %d used its TLB entry vpn %d -> page %d after the page was freed",
 			 cpu, e->vpn, e->pfn);
@@ -226,6 +252,8 @@ static void h_tlb_use(struct mm_struct *mm, int cpu, const struct tlb_entry *e)
 static void h_psc_use(struct mm_struct *mm, int cpu, int pfn, u32 gen)
 {
 	const struct ptdesc *d = pt_desc(mm, pfn);
+	if (!table_linked(mm, pfn))
+		near_miss(NM_PSC_UNLINKED, (u32)cpu);
 	if (d->type != PT_PTE || d->gen != gen) {
 		char what[160];
 		snprintf(what, sizeof(what), "vCPU %d hit a paging-structure-cache entry for table pfn %d gen %u: "
@@ -259,6 +287,7 @@ static bool h_batch_alloc_fails(struct mm_struct *mm)
 		sim_note("batch-alloc-fails", (u64)k);
 		return true;
 	}
+	near_miss(NM_BATCH_FAIL, (u32)k & 7);
 	if (k < 8 && (W.fail_mask >> k & 1)) {
 		sim_note("batch-alloc-fails", (u64)k);
 		return true;
@@ -271,8 +300,22 @@ static bool h_vcpu_running(struct mm_struct *mm, int cpu)
 	return W.running[cpu];
 }
 
-/* TO1 at the instant of the access: after the scheduling point, before memory */
-static void on_access(void *ctx, const volatile void *p, unsigned size, bool write)
+static bool table_linked(struct mm_struct *mm, int pfn)
+{
+	for (int r = 0; r < PTRS_PER_TABLE; r++) {
+		u64 pmd = MM_BK_READ(*pmd_entry_ptr(mm, r));
+		if (pte_present(pmd) && pte_pfn(pmd) == pfn)
+			return true;
+	}
+	return pfn == W.mm->pgd || pfn == pte_pfn(MM_BK_READ(pt_va(mm, mm->pgd)->e[0]));
+}
+
+/*
+ * TO1 at the instant of the access: after the scheduling point, before the
+ * memory is touched.  Also the reads-from feedback for table memory, which
+ * lives outside the simulator's arena.
+ */
+static void on_access(void *ctx, u32 site, const volatile void *p, unsigned size, bool write)
 {
 	int pfn;
 	if (!pt_pool_owns(&pool, p, &pfn))
@@ -286,14 +329,28 @@ static void on_access(void *ctx, const volatile void *p, unsigned size, bool wri
 #endif
 		return; /* ASan builds: ASan reports the access itself */
 	}
+	size_t word = (size_t)((const u8 *)p - (const u8 *)pool.slab) / 8 % (PT_POOL_PAGES * PTRS_PER_TABLE);
+	if (write) {
+		W.rf_site[word] = site;
+		W.rf_fiber[word] = (u8)(sim_self() + 1);
+	} else {
+		u32 h = W.rf_site[word] * 0x9E3779B1u ^ site * 0x85EBCA77u;
+		h ^= W.rf_fiber[word] == (u8)(sim_self() + 1) ? 0x5bd1e995u : 0;
+		sim_feature(h);
+	}
 	struct fiber_state *f = me();
-	for (int i = 0; i < f->nref; i++)
-		if (f->ref[i].pfn == pfn && f->ref[i].gen != d->gen) {
+	for (int i = 0; i < f->nref; i++) {
+		if (f->ref[i].pfn != pfn)
+			continue;
+		if (f->ref[i].gen != d->gen) {
 			snprintf(what, sizeof(what), "walker %s table pfn %d through a pointer of generation %u; "
 				 "the page was freed and reused (generation %u)", write ? "stored to" : "loaded",
 				 pfn, f->ref[i].gen, d->gen);
 			oracle_table_uaf(what);
 		}
+		if (!table_linked(W.mm, pfn))
+			near_miss(NM_WALK_UNLINKED, site & 0xff);
+	}
 }
 
 #ifdef PV_TLB_ASAN
@@ -307,6 +364,9 @@ static void print_hash_on_death(void)
 
 static void on_host_preempt(void *ctx, int cpu, bool preempted)
 {
+	/* fiber i runs on vCPU i */
+	if (preempted && (W.fs[cpu].irqoff || W.fs[cpu].rcu))
+		near_miss(NM_PREEMPT_IN_WALK, (u32)cpu);
 	W.running[cpu] = !preempted;
 	if (preempted && W.mm->flush->host_vcpu_put)
 		W.mm->flush->host_vcpu_put(W.mm, cpu);
@@ -336,7 +396,7 @@ static void mutator_fiber(void *arg)
 	struct mm_struct *mm = W.mm;
 	preempt_disable();
 	for (int i = 0; i < W.mut_ops; i++) {
-		u8 b = fdp_u8(W.in, 0);
+		u8 b = W.mut_op[i];
 		int region = (b >> 2) & 3, vpn = (b >> 2) & 15;
 		switch (b & 3) {
 		case 3:
@@ -383,39 +443,52 @@ static void walk_op(struct mm_struct *mm, int vpn)
 	put_page(mm, pfn);
 }
 
+static void worker_op(struct mm_struct *mm, u8 b)
+{
+	int vpn = (b >> 2) & 15;
+	switch (b & 3) {
+	case 0:
+		walk_op(mm, vpn);
+		break;
+	case 1:
+		mm_user_access(mm, vpn, false);
+		break;
+	case 2:
+		enter_lazy_tlb(mm);
+		for (int k = 0; k <= (vpn & 7); k++) {
+			for (int r = 0; r < PTRS_PER_TABLE; r++)
+				mm_speculative_walk(mm, r * PTRS_PER_TABLE);
+			rcu_quiescent_state(mm);
+			cpu_relax();
+		}
+		switch_mm_back(mm);
+		break;
+	case 3:
+		mm_user_access(mm, vpn, false);
+		walk_op(mm, vpn);
+		break;
+	}
+}
+
 static void worker_fiber(void *arg)
 {
 	struct mm_struct *mm = W.mm;
+	int cpu = *(int *)arg;
+	u8 last = 0;
 	preempt_disable();
 	for (int i = 0; i < W.work_ops; i++) {
-		u8 b = fdp_u8(W.in, 0);
-		int vpn = (b >> 2) & 15;
-		switch (b & 3) {
-		case 0:
-			walk_op(mm, vpn);
-			break;
-		case 1:
-			mm_user_access(mm, vpn, false);
-			break;
-		case 2:
-			enter_lazy_tlb(mm);
-			for (int k = 0; k <= (vpn & 7); k++) {
-				for (int r = 0; r < PTRS_PER_TABLE; r++)
-					mm_speculative_walk(mm, r * PTRS_PER_TABLE);
-				rcu_quiescent_state(mm);
-				cpu_relax();
-			}
-			switch_mm_back(mm);
-			break;
-		case 3:
-			mm_user_access(mm, vpn, false);
-			walk_op(mm, vpn);
-			break;
-		}
+		last = W.work_op[cpu][i];
+		worker_op(mm, last);
 		rcu_quiescent_state(mm);
 	}
-	/* the idle loop: takes IPIs, reports quiescent states */
+	/*
+	 * Then the task keeps doing its last access pattern (a lazy period
+	 * becomes idle) until the mutator is done; every round is an
+	 * IRQ-enabled point that takes IPIs and reports a quiescent state.
+	 */
 	while (!W.mutator_done) {
+		if ((last & 3) != 2)
+			worker_op(mm, last);
 		rcu_quiescent_state(mm);
 		cpu_relax();
 	}
@@ -464,6 +537,12 @@ void tlb_scenario_run(const struct tlb_flush_ops *flush, const struct tlb_free_o
 		W.running[c] = true;
 	for (int v = 0; v < MM_NR_VPN; v++)
 		W.cur_map[v] = -1;
+	/* every op byte at a fixed offset, whatever the schedule */
+	for (int i = 0; i < W.mut_ops; i++)
+		W.mut_op[i] = fdp_u8(in, 0);
+	for (int c = 1; c < W.nr_cpus; c++)
+		for (int i = 0; i < W.work_ops; i++)
+			W.work_op[c][i] = fdp_u8(in, 0);
 
 	sim_reset(&cfg, in);
 	pt_pool_reset(&pool);

@@ -172,7 +172,7 @@ u64 pvsim_load(struct pv_site *s, const volatile void *p, unsigned size)
 		return mem_read(p, size);
 	sim_point();
 	if (g_sim.cfg.on_access)
-		g_sim.cfg.on_access(g_sim.cfg.ctx, p, size, false);
+		g_sim.cfg.on_access(g_sim.cfg.ctx, sim_site_id(s), p, size, false);
 	struct sim_fiber *f = sim_cur();
 	if (f->nhoist < SIM_HOIST)
 		f->hoist[f->nhoist++] = sim_cpu_tsc_now(f->cpu);
@@ -199,7 +199,7 @@ void pvsim_store(struct pv_site *s, volatile void *p, unsigned size, u64 v)
 	}
 	sim_point();
 	if (g_sim.cfg.on_access)
-		g_sim.cfg.on_access(g_sim.cfg.ctx, p, size, true);
+		g_sim.cfg.on_access(g_sim.cfg.ctx, sim_site_id(s), p, size, true);
 	store_issue(&e);
 	sim_trace(SIM_OP_STORE, s, NULL, v);
 }
@@ -289,7 +289,7 @@ u64 pvsim_rmw(struct pv_site *s, volatile void *p, unsigned size, enum pvsim_rmw
 		sim_sb_drain(f->cpu, SIM_SB_SIZE); /* locked op */
 		hoist_reset(f);
 		if (g_sim.cfg.on_access)
-			g_sim.cfg.on_access(g_sim.cfg.ctx, p, size, true);
+			g_sim.cfg.on_access(g_sim.cfg.ctx, sim_site_id(s), p, size, true);
 	}
 	u64 old = mem_read(p, size), nv = old;
 	u64 mask = size == 8 ? ~0ULL : ((1ULL << (size * 8)) - 1);

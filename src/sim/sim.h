@@ -67,7 +67,7 @@ struct sim_config {
 	 * the memory is touched: scenarios check ground truth (e.g. a freed
 	 * page-table page) at the exact instant of the access.
 	 */
-	void (*on_access)(void *ctx, const volatile void *p, unsigned size, bool write);
+	void (*on_access)(void *ctx, u32 site, const volatile void *p, unsigned size, bool write);
 	void *ctx;
 	const char *variant;   /* for reports */
 };
@@ -91,6 +91,11 @@ void sim_writer_idle(void);           /* the writer has no more unprompted work 
  */
 void sim_vcpu_in_host(int cpu, bool in_host);
 void sim_note(const char *what, u64 v); /* an annotation in the trace */
+/*
+ * A scenario's own interleaving feature (e.g. reads-from on memory outside
+ * the shared arena, or a near miss of an oracle): a new value is a new edge.
+ */
+void sim_feature(u32 h);
 /* IPIs to vCPU cpu wait until `steps` more steps have passed (delivery timing). */
 void sim_ipi_hold(int cpu, u32 steps);
 /* The guest task currently running on vCPU cpu is inside an IPI handler. */
