@@ -131,6 +131,8 @@ u64 pvsim_rmw(struct pv_site *s, volatile void *p, unsigned size, enum pvsim_rmw
 #define preempt_disable() pvsim_preempt(1)
 #define preempt_enable() pvsim_preempt(-1)
 #define cpu_relax() pvsim_cpu_relax(PV_SITE("cpu_relax"))
+/* a voluntary preemption point: a scheduling point that gives way (PCT demotion) */
+#define cond_resched() pvsim_cpu_relax(PV_SITE("cond_resched"))
 
 /* A plain bulk copy (memcpy / kvm_write_guest): chunk order is unspecified. */
 #define pv_memcpy(dst, src, n) pvsim_memcpy(PV_SITE("memcpy " #dst), (dst), (src), (n))
@@ -194,6 +196,8 @@ static __always_inline u64 pv_native_rdtsc(bool ordered)
 #define preempt_disable() pv_native_preempt(1)
 #define preempt_enable() pv_native_preempt(-1)
 #define cpu_relax() __builtin_ia32_pause()
+void pv_native_cond_resched(void); /* sched_yield() in the native runtime */
+#define cond_resched() pv_native_cond_resched()
 
 /*
  * A plain bulk copy racing with readers: done as relaxed byte stores so it is

@@ -183,6 +183,7 @@ void collapse_region(struct mm_struct *mm, int region)
 		int np = alloc_data_page(mm);
 		if (np >= 0)
 			WRITE_ONCE(npt->e[i], mk_entry(np, PTE_FLAGS));
+		cond_resched(); /* copying a huge page's worth of data takes a while */
 	}
 	for (int i = 0; i < PTRS_PER_TABLE; i++)
 		if (old[i] >= 0)

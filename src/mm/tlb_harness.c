@@ -6,7 +6,7 @@
  * flush backend and free path; vCPUs 1.. run workers (the selected lockless
  * walker, user accesses through the TLB, lazy-TLB periods with speculative
  * walks) and then an idle loop that takes IPIs and reports quiescent states.
- * Every task is pinned to its vCPU (preempt_disable), as per-CPU work is.
+ * Every task is pinned to its vCPU (sim_pin), as per-CPU work is.
  *
  * Input head (front), each byte defaulting when the input runs out:
  *   mode    bit 0: sparse schedule instead of PCT (other sim modes are off)
@@ -16,7 +16,8 @@
  *     mutator: kind = b & 3: 0 munmap+mmap region (b>>2)&3, 1 remap vpn
  *              (b>>2)&15, 2 collapse region, 3 munmap+mmap with the batch
  *              allocation failing
- *     worker:  kind = b & 3: 0 walk vpn (b>>2)&15, 1 user access, 2 lazy
+ *     worker:  kind = b & 3: 0 walk vpn (b>>2)&15 and hold the pinned page
+ *              for 1 << 2*(b>>6) rounds, 1 user access, 2 lazy
  *              period of 1+((b>>2)&7) rounds of speculative walks, 3 access
  *              then walk; after its ops a worker repeats its last op (a
  *              lazy period: idles) until the mutator is done
@@ -394,7 +395,6 @@ static void on_event(void *ctx, enum sim_event ev, u8 arg)
 static void mutator_fiber(void *arg)
 {
 	struct mm_struct *mm = W.mm;
-	preempt_disable();
 	for (int i = 0; i < W.mut_ops; i++) {
 		u8 b = W.mut_op[i];
 		int region = (b >> 2) & 3, vpn = (b >> 2) & 15;
@@ -416,10 +416,10 @@ static void mutator_fiber(void *arg)
 		rcu_quiescent_state(mm);
 	}
 	W.mutator_done = true;
-	preempt_enable();
 }
 
-static void walk_op(struct mm_struct *mm, int vpn)
+/* a walk; the caller then uses the pinned page (I/O: it gives way) for `hold` rounds */
+static void walk_op(struct mm_struct *mm, int vpn, int hold)
 {
 	u64 s0 = sim_step();
 	int pfn = mm->walker->walk(mm, vpn);
@@ -438,7 +438,8 @@ static void walk_op(struct mm_struct *mm, int vpn)
 		oracle_walker_linearizable(what);
 	}
 	W.held[pfn]++;
-	sim_yield("caller uses the pinned page");
+	for (int k = 0; k < hold; k++)
+		cond_resched(); /* the caller does I/O on the pinned page */
 	W.held[pfn]--;
 	put_page(mm, pfn);
 }
@@ -446,9 +447,10 @@ static void walk_op(struct mm_struct *mm, int vpn)
 static void worker_op(struct mm_struct *mm, u8 b)
 {
 	int vpn = (b >> 2) & 15;
+	int hold = 1 << (2 * (b >> 6)); /* 1, 4, 16 or 64 rounds */
 	switch (b & 3) {
 	case 0:
-		walk_op(mm, vpn);
+		walk_op(mm, vpn, hold);
 		break;
 	case 1:
 		mm_user_access(mm, vpn, false);
@@ -465,7 +467,7 @@ static void worker_op(struct mm_struct *mm, u8 b)
 		break;
 	case 3:
 		mm_user_access(mm, vpn, false);
-		walk_op(mm, vpn);
+		walk_op(mm, vpn, hold);
 		break;
 	}
 }
@@ -475,7 +477,6 @@ static void worker_fiber(void *arg)
 	struct mm_struct *mm = W.mm;
 	int cpu = *(int *)arg;
 	u8 last = 0;
-	preempt_disable();
 	for (int i = 0; i < W.work_ops; i++) {
 		last = W.work_op[cpu][i];
 		worker_op(mm, last);
@@ -493,7 +494,6 @@ static void worker_fiber(void *arg)
 		cpu_relax();
 	}
 	rcu_quiescent_state(mm);
-	preempt_enable();
 }
 
 /* ------------------------------------------------------------ scenario -- */
@@ -521,6 +521,7 @@ void tlb_scenario_run(const struct tlb_flush_ops *flush, const struct tlb_free_o
 	u8 shape = fdp_u8(in, 0x15);
 	u8 fail = fdp_u8(in, 0);
 	cfg.nr_cpus = 2 + (shape & 3) % 3;
+	cfg.change_span = 256; /* most runs end within a few hundred steps */
 	cfg.on_event = on_event;
 	cfg.on_exit = on_exit;
 	cfg.on_host_preempt = on_host_preempt;
@@ -565,11 +566,11 @@ void tlb_scenario_run(const struct tlb_flush_ops *flush, const struct tlb_free_o
 	for (int r = 0; r < PTRS_PER_TABLE; r++)
 		mm_map_region(mm, r);
 
-	sim_spawn("mutator", mutator_fiber, NULL, 0, true);
+	sim_pin(sim_spawn("mutator", mutator_fiber, NULL, 0, true));
 	static const char *const names[] = { "cpu0", "worker1", "worker2", "worker3" };
 	for (int c = 1; c < cfg.nr_cpus; c++) {
 		W.cpu_arg[c] = c;
-		sim_spawn(names[c], worker_fiber, &W.cpu_arg[c], c, true);
+		sim_pin(sim_spawn(names[c], worker_fiber, &W.cpu_arg[c], c, true));
 	}
 	sim_run();
 }

@@ -12,7 +12,8 @@
  *            scenario event delays delivery).  The handler runs on the
  *            target's fiber with IRQs off (hard-IRQ context), then acks;
  *   wait     the sender spins on its ack count with cpu_relax (a scheduling
- *            point and a PCT demotion).
+ *            point and a PCT demotion); the target gives way after its
+ *            handler returns (a preemption point at interrupt exit).
  *
  * A vCPU with no live guest task never acks: scenarios that send IPIs keep an
  * idle task on every vCPU, as the kernel's idle loop takes interrupts.
@@ -73,6 +74,7 @@ void sim_ipi_poll(void)
 {
 	struct sim_fiber *f = sim_cur();
 	struct sim_cpu *c = &g_sim.cpu[f->cpu];
+	bool handled = false;
 	while (c->nipi && f->guest && !f->irq_off && !f->in_exit && !f->in_ipi &&
 	       g_sim.step >= c->ipi_hold_until) {
 		struct sim_ipi ipi = c->ipi[0];
@@ -89,5 +91,14 @@ void sim_ipi_poll(void)
 		f->in_ipi = false;
 		f->irq_off = 0;
 		sim_trace(SIM_OP_EVENT, NULL, "ipi-ack", (u64)f->cpu);
+		handled = true;
 	}
+	/*
+	 * Returning from an interrupt is a preemption point: the interrupted
+	 * task gives way (a PCT demotion), so the sender, which saw its ack,
+	 * can run before the interrupted task's next step, as it would on
+	 * real parallel CPUs.
+	 */
+	if (handled)
+		sim_demote();
 }

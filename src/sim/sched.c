@@ -143,11 +143,14 @@ static void decode_schedule(void)
 {
 	struct fdp *in = g_sim.in;
 	if (!(g_sim.cfg.mode & SIM_MODE_SPARSE)) {
+		/* scenarios whose runs are short draw change points from a shorter span */
+		u32 span = g_sim.cfg.change_span && g_sim.cfg.change_span < SIM_FAIR_AFTER ?
+				   g_sim.cfg.change_span : SIM_FAIR_AFTER;
 		for (int i = 0; i < g_sim.nf; i++)
 			g_sim.f[i].prio = fdp_tail_u8(in, 0);
 		g_sim.nchange = fdp_tail_u8(in, 0) % 4;
 		for (int i = 0; i < g_sim.nchange; i++)
-			g_sim.change[i] = fdp_tail_u16(in, 0) % SIM_FAIR_AFTER;
+			g_sim.change[i] = fdp_tail_u16(in, 0) % span;
 	}
 	g_sim.nev = fdp_tail_u8(in, 0) % (SIM_MAX_EVENTS + 1);
 	u32 at = 0;
@@ -272,7 +275,7 @@ static void ev_migrate(u8 arg)
 	struct sim_fiber *f = &g_sim.f[(arg & 7) % g_sim.nf];
 	int cpu = (arg >> 3) % g_sim.cfg.nr_cpus;
 	/* a task in a preempt- or IRQ-disabled section cannot be migrated */
-	if (!f->guest || f->done || f->preempt_count || f->irq_off || f->cpu == cpu)
+	if (!f->guest || f->done || f->pinned || f->preempt_count || f->irq_off || f->cpu == cpu)
 		return;
 	sim_sb_drain(f->cpu, SIM_SB_SIZE); /* a context switch is a full barrier */
 	f->cpu = cpu;
@@ -465,6 +468,11 @@ void sim_op_end(void)
 	struct sim_fiber *f = sim_cur();
 	sim_trace(SIM_OP_END, NULL, f->op, g_sim.step - f->op_start);
 	f->op = NULL;
+}
+
+void sim_pin(int fiber)
+{
+	g_sim.f[fiber].pinned = true;
 }
 
 void sim_writer_idle(void)

@@ -52,6 +52,7 @@ struct sim_config {
 	u8 mode;
 	int nr_cpus;           /* guest vCPUs, 1..SIM_MAX_CPUS */
 	u32 tsc_rate;          /* TSC ticks per step (all vCPUs at start) */
+	u32 change_span;       /* PCT change points fall in [0, change_span); 0: SIM_FAIR_AFTER */
 	s64 tsc_skew[SIM_MAX_CPUS];
 	/* Scenario hooks; any may be NULL. */
 	void (*on_event)(void *ctx, enum sim_event ev, u8 arg);
@@ -75,6 +76,7 @@ struct sim_config {
 /* ---- lifecycle ---- */
 void sim_reset(const struct sim_config *cfg, struct fdp *in);
 int sim_spawn(const char *name, sim_fiber_fn fn, void *arg, int cpu, bool guest);
+void sim_pin(int fiber);   /* a per-CPU task: SIM_EV_MIGRATE never moves it */
 void sim_run(void);        /* decodes the schedule from the input tail, runs all fibers */
 bool sim_run_completed(void);
 

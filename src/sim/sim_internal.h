@@ -33,6 +33,7 @@ struct sim_fiber {
 	bool done;
 	bool in_exit;   /* running host code for its vCPU's VM exit */
 	bool in_ipi;    /* running an IPI handler (hard-IRQ context) */
+	bool pinned;    /* never migrated (a per-CPU task) */
 	int prio;
 	u64 own_steps;
 	int preempt_count;
