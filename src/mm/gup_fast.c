@@ -104,11 +104,12 @@ static int gup_fast_get_page_walk(struct mm_struct *mm, int vpn)
 
 static const struct walker_ops gup_fast_get_page_ops = { gup_fast_get_page_walk, true };
 TLB_VARIANT(gup_fast_get_page, PV_WALKER, gup_fast_get_page_ops, .bug = "TLB-03",
-	    .partner = "xen_mmuext", .expect = "refcount_zero",
+	    .partner = "xen_mmuext", .expect = "refcount_zero|walker_linearizable",
 	    .history = "old x86 gup_pte_range: get_page(pte_page(pte)) with no re-check, relying on IRQs "
 		       "off to hold off the munmap (fixed in stable: page_cache_get_speculative + re-check)",
 	    .scenario = "the walker reads the pte; munmap clears it, the Xen flush returns without an "
-			"interrupt, the page is freed; get_page() raises a free page from zero")
+			"interrupt, the page is freed; get_page() raises a free page from zero (without "
+			"any re-check the walker can also return a page a collapse discarded: TO2)")
 
 static int gup_fast_folded_offset_walk(struct mm_struct *mm, int vpn)
 {

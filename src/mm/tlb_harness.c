@@ -415,6 +415,13 @@ static void mutator_fiber(void *arg)
 		}
 		rcu_quiescent_state(mm);
 	}
+	/*
+	 * Let deferred frees happen while the workers still run: wait out a
+	 * grace period (its callbacks run), then give way a few times.
+	 */
+	synchronize_rcu(mm);
+	for (int k = 0; k < 4; k++)
+		cond_resched();
 	W.mutator_done = true;
 }
 
@@ -479,20 +486,31 @@ static void worker_fiber(void *arg)
 	u8 last = 0;
 	for (int i = 0; i < W.work_ops; i++) {
 		last = W.work_op[cpu][i];
+		if (i == W.work_ops - 1 && (last & 3) == 2)
+			break; /* a final lazy period is the idle loop below */
 		worker_op(mm, last);
 		rcu_quiescent_state(mm);
 	}
 	/*
-	 * Then the task keeps doing its last access pattern (a lazy period
-	 * becomes idle) until the mutator is done; every round is an
-	 * IRQ-enabled point that takes IPIs and reports a quiescent state.
+	 * Then the task keeps doing its last access pattern until the mutator
+	 * is done (after a lazy period: the idle task, lazy on the old mm,
+	 * walking speculatively); every round is an IRQ-enabled point that
+	 * takes IPIs and reports a quiescent state.
 	 */
+	bool idle_lazy = (last & 3) == 2;
+	if (idle_lazy)
+		enter_lazy_tlb(mm); /* the idle task runs lazily on the old mm */
 	while (!W.mutator_done) {
-		if ((last & 3) != 2)
+		if (idle_lazy)
+			for (int r = 0; r < PTRS_PER_TABLE; r++)
+				mm_speculative_walk(mm, r * PTRS_PER_TABLE);
+		else
 			worker_op(mm, last);
 		rcu_quiescent_state(mm);
 		cpu_relax();
 	}
+	if (idle_lazy)
+		switch_mm_back(mm);
 	rcu_quiescent_state(mm);
 }
 
