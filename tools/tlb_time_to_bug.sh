@@ -21,6 +21,8 @@ for v in "${variants[@]}"; do
     t1=$(date +%s.%N)
     o=$(grep -oE 'SUMMARY: (pvfuzz: [a-z_]+|AddressSanitizer: [a-z-]+)' "$d/log" | head -1 | sed 's/SUMMARY: //; s/pvfuzz: //; s/AddressSanitizer: /asan:/')
     n=$(grep -oE 'stat::number_of_executed_units: [0-9]+' "$d/log" | awk '{print $2}')
+    # an ASan report ends the process before the final stats: the last status line
+    [ -n "$n" ] || n=$(grep -oE '^#[0-9]+' "$d/log" | tail -1 | tr -d '#')
     printf '%s %s %s %s %.1f\n' "$v" "$s" "${o:--}" "${n:-?}" "$(echo "$t1 - $t0" | bc)"
   done
 done

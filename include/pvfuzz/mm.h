@@ -295,7 +295,7 @@ void tlb_table_invalidate(struct mmu_gather *tlb);
 void tlb_remove_table_rcu_cb(struct mm_struct *mm, int pfn);
 void unmap_region(struct mm_struct *mm, int region, bool free_tables); /* zap + free_pgtables */
 void change_pte(struct mm_struct *mm, int vpn);                 /* remap to a new page + flush */
-void collapse_region(struct mm_struct *mm, int region);         /* khugepaged-style collapse */
+void collapse_region(struct mm_struct *mm, int region, int slow_copies); /* khugepaged-style collapse */
 
 /* Variant registration (like PVCLOCK_READER). */
 #define TLB_VARIANT(var, role_, ops_, ...)                                    \

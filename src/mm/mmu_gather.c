@@ -139,9 +139,11 @@ void change_pte(struct mm_struct *mm, int vpn)
 /*
  * collapse_huge_page(), reduced: pmdp_collapse_flush, isolate (every page
  * unpinned, else undo), copy into a new table + pages, clear the old PTEs,
- * install, discard the old pages, dispose of the old table.
+ * install, discard the old pages, dispose of the old table.  The first
+ * slow_copies page copies are slow (the workload's copy cost): each ends in
+ * a voluntary preemption point.
  */
-void collapse_region(struct mm_struct *mm, int region)
+void collapse_region(struct mm_struct *mm, int region, int slow_copies)
 {
 	u64 *pmdp = pmd_entry_ptr(mm, region);
 	u64 pmd = READ_ONCE(*pmdp);
@@ -183,7 +185,8 @@ void collapse_region(struct mm_struct *mm, int region)
 		int np = alloc_data_page(mm);
 		if (np >= 0)
 			WRITE_ONCE(npt->e[i], mk_entry(np, PTE_FLAGS));
-		cond_resched(); /* copying a huge page's worth of data takes a while */
+		if (i < slow_copies)
+			cond_resched(); /* a slow copy: other CPUs get ahead meanwhile */
 	}
 	for (int i = 0; i < PTRS_PER_TABLE; i++)
 		if (old[i] >= 0)

@@ -14,8 +14,8 @@
  *   fail    bit k: the k-th table-batch page allocation fails (GFP_NOWAIT)
  *   then one byte per mutator op, then per worker (vCPU 1..) one per op:
  *     mutator: kind = b & 3: 0 munmap+mmap region (b>>2)&3, 1 remap vpn
- *              (b>>2)&15, 2 collapse region, 3 munmap+mmap with the batch
- *              allocation failing
+ *              (b>>2)&15, 2 collapse region with (b>>4)&7 slow page copies,
+ *              3 munmap+mmap with the batch allocation failing
  *     worker:  kind = b & 3: 0 walk vpn (b>>2)&15 and hold the pinned page
  *              for 1 << 2*(b>>6) rounds, 1 user access, 2 lazy
  *              period of 1+((b>>2)&7) rounds of speculative walks, 3 access
@@ -410,7 +410,7 @@ static void mutator_fiber(void *arg)
 			change_pte(mm, vpn);
 			break;
 		case 2:
-			collapse_region(mm, region);
+			collapse_region(mm, region, (b >> 4) & 7);
 			break;
 		}
 		rcu_quiescent_state(mm);
