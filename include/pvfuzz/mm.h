@@ -220,9 +220,13 @@ struct tlb_free_ops {
 };
 
 struct walker_ops {
-	/* look up vpn; on success return the data pfn with a reference held */
-	int (*walk)(struct mm_struct *mm, int vpn);
-	bool grabs; /* returns a referenced page (else a pte value only) */
+	/*
+	 * Walk [vpn, vpn + nr) (within one pte table): the pfns found go to
+	 * pfns[], each with a reference held if grabs; returns how many, the
+	 * walk stopping at the first page it cannot take.
+	 */
+	int (*walk)(struct mm_struct *mm, int vpn, int nr, int *pfns);
+	bool grabs; /* returns referenced pages (else pte values only) */
 };
 
 /* ----------------------------------------------------------- mm -- */

@@ -17,10 +17,11 @@ struct gup_flavour {
 	bool offset_from_copy;  /* pXd_offset(&copy) instead of pXd_offset_lockless (TLB-11) */
 };
 
-static int gup_fast_walk(struct mm_struct *mm, int vpn, const struct gup_flavour *fl)
+/* gup_fast_pgd_range -> gup_fast_pmd_range -> gup_fast_pte_range, for one pte table */
+static int gup_fast_walk(struct mm_struct *mm, int vpn, int nr, int *pfns, const struct gup_flavour *fl)
 {
 	unsigned long flags;
-	int ret = -1;
+	int got = 0;
 
 	/*
 	 * "With interrupts disabled, we block page table pages from being
@@ -44,37 +45,40 @@ static int gup_fast_walk(struct mm_struct *mm, int vpn, const struct gup_flavour
 		pmdp = &pmd; /* the folded level's "table" is the walker's own stack copy */
 	int t = pte_pfn(pmd);
 	mm_hook(mm, table_ref, t);
-	u64 *ptep = &pt_va(mm, t)->e[vpn_pte_index(vpn)]; /* pte_offset_map(&pmd, addr) */
-	u64 pte = READ_ONCE(*ptep); /* ptep_get_lockless */
-	if (!pte_present(pte) || !(pte & _PAGE_USER))
-		goto out;
-	int page = pte_pfn(pte);
-	if (fl->speculative) {
-		if (!atomic_inc_not_zero(&mm->pages[page]._refcount)) /* try_grab_folio_fast */
-			goto out;
-	} else {
-		atomic_inc(&mm->pages[page]._refcount); /* get_page(): "we hold off the free" */
+	/* gup_fast_pte_range */
+	for (; got < nr; got++) {
+		u64 *ptep = &pt_va(mm, t)->e[vpn_pte_index(vpn + got)]; /* pte_offset_map(&pmd, addr) */
+		u64 pte = READ_ONCE(*ptep); /* ptep_get_lockless */
+		if (!pte_present(pte) || !(pte & _PAGE_USER))
+			break;
+		int page = pte_pfn(pte);
+		if (fl->speculative) {
+			if (!atomic_inc_not_zero(&mm->pages[page]._refcount)) /* try_grab_folio_fast */
+				break;
+		} else {
+			atomic_inc(&mm->pages[page]._refcount); /* get_page(): "we hold off the free" */
+		}
+		mm_hook(mm, grab, vpn + got, page);
+		if (fl->recheck_pmd && pmd != READ_ONCE(*pmdp)) {
+			put_page(mm, page);
+			break;
+		}
+		if (fl->recheck_pte && pte != READ_ONCE(*ptep)) {
+			put_page(mm, page);
+			break;
+		}
+		pfns[got] = page;
 	}
-	mm_hook(mm, grab, vpn, page);
-	if (fl->recheck_pmd && pmd != READ_ONCE(*pmdp)) {
-		put_page(mm, page);
-		goto out;
-	}
-	if (fl->recheck_pte && pte != READ_ONCE(*ptep)) {
-		put_page(mm, page);
-		goto out;
-	}
-	ret = page;
 out:
 	mm_hook(mm, section, MM_SEC_IRQOFF, false);
 	local_irq_restore(flags);
-	return ret;
+	return got;
 }
 
-static int gup_fast_mainline(struct mm_struct *mm, int vpn)
+static int gup_fast_mainline(struct mm_struct *mm, int vpn, int nr, int *pfns)
 {
 	static const struct gup_flavour fl = { .speculative = true, .recheck_pte = true, .recheck_pmd = true };
-	return gup_fast_walk(mm, vpn, &fl);
+	return gup_fast_walk(mm, vpn, nr, pfns, &fl);
 }
 
 static const struct walker_ops gup_fast_ops = { gup_fast_mainline, true };
@@ -82,10 +86,10 @@ TLB_VARIANT(gup_fast, PV_WALKER, gup_fast_ops, .flags = PV_MAINLINE, .expect = "
 	    .history = "mm/gup.c gup_fast(): IRQ-off walk, speculative folio ref, pmd+pte re-check",
 	    .scenario = "against every mainline free path and backend")
 
-static int gup_fast_no_pmd_recheck_walk(struct mm_struct *mm, int vpn)
+static int gup_fast_no_pmd_recheck_walk(struct mm_struct *mm, int vpn, int nr, int *pfns)
 {
 	static const struct gup_flavour fl = { .speculative = true, .recheck_pte = true };
-	return gup_fast_walk(mm, vpn, &fl);
+	return gup_fast_walk(mm, vpn, nr, pfns, &fl);
 }
 
 static const struct walker_ops gup_fast_no_pmd_recheck_ops = { gup_fast_no_pmd_recheck_walk, true };
@@ -96,10 +100,10 @@ TLB_VARIANT(gup_fast_no_pmd_recheck, PV_WALKER, gup_fast_no_pmd_recheck_ops, .bu
 	    .scenario = "collapse clears the pmd and checks for pins before the walker's grab; the pte "
 			"is still unchanged at the walker's re-check; the walker returns the discarded page")
 
-static int gup_fast_get_page_walk(struct mm_struct *mm, int vpn)
+static int gup_fast_get_page_walk(struct mm_struct *mm, int vpn, int nr, int *pfns)
 {
 	static const struct gup_flavour fl = { .recheck_pmd = false };
-	return gup_fast_walk(mm, vpn, &fl);
+	return gup_fast_walk(mm, vpn, nr, pfns, &fl);
 }
 
 static const struct walker_ops gup_fast_get_page_ops = { gup_fast_get_page_walk, true };
@@ -111,11 +115,11 @@ TLB_VARIANT(gup_fast_get_page, PV_WALKER, gup_fast_get_page_ops, .bug = "TLB-03"
 			"interrupt, the page is freed; get_page() raises a free page from zero (without "
 			"any re-check the walker can also return a page a collapse discarded: TO2)")
 
-static int gup_fast_folded_offset_walk(struct mm_struct *mm, int vpn)
+static int gup_fast_folded_offset_walk(struct mm_struct *mm, int vpn, int nr, int *pfns)
 {
 	static const struct gup_flavour fl = { .speculative = true, .recheck_pte = true, .recheck_pmd = true,
 					       .offset_from_copy = true };
-	return gup_fast_walk(mm, vpn, &fl);
+	return gup_fast_walk(mm, vpn, nr, pfns, &fl);
 }
 
 static const struct walker_ops gup_fast_folded_offset_ops = { gup_fast_folded_offset_walk, true };
@@ -130,9 +134,9 @@ TLB_VARIANT(gup_fast_folded_offset, PV_WALKER, gup_fast_folded_offset_ops, .bug 
  * pte_offset_map() users (2023+): rcu_read_lock() only, IRQs on.  Readers of
  * real RCU; the semi-RCU sync IPI does not wait for them (TLB-14).
  */
-static int pte_offset_map_walk(struct mm_struct *mm, int vpn)
+static int pte_offset_map_walk(struct mm_struct *mm, int vpn, int nr, int *pfns)
 {
-	int ret = -1;
+	int got = 0;
 	rcu_read_lock(mm);
 	mm_hook(mm, section, MM_SEC_RCU, true);
 	u64 *pmdp = pmd_entry_ptr(mm, vpn_pmd_index(vpn));
@@ -140,17 +144,19 @@ static int pte_offset_map_walk(struct mm_struct *mm, int vpn)
 	if (pte_present(pmd)) {
 		int t = pte_pfn(pmd);
 		mm_hook(mm, table_ref, t);
-		u64 *ptep = &pt_va(mm, t)->e[vpn_pte_index(vpn)];
-		u64 pte = READ_ONCE(*ptep);
-		/* pte_offset_map_lock: take the PTL, then pmd_same() and a fresh pte read */
-		if (pmd == READ_ONCE(*pmdp)) {
-			pte = READ_ONCE(*ptep);
-			ret = pte_present(pte) ? pte_pfn(pte) : -1;
+		for (; got < nr; got++) {
+			u64 pte = READ_ONCE(pt_va(mm, t)->e[vpn_pte_index(vpn + got)]);
+			if (!pte_present(pte))
+				break;
+			pfns[got] = pte_pfn(pte);
 		}
+		/* pte_offset_map_lock: pmd_same() and a fresh look at the first pte */
+		if (pmd != READ_ONCE(*pmdp) || !pte_present(READ_ONCE(pt_va(mm, t)->e[vpn_pte_index(vpn)])))
+			got = 0;
 	}
 	mm_hook(mm, section, MM_SEC_RCU, false);
 	rcu_read_unlock(mm);
-	return ret;
+	return got;
 }
 
 static const struct walker_ops pte_offset_map_ops = { pte_offset_map_walk, false };

@@ -16,8 +16,8 @@
  *     mutator: kind = b & 3: 0 munmap+mmap region (b>>2)&3, 1 remap vpn
  *              (b>>2)&15, 2 collapse region with (b>>4)&7 slow page copies,
  *              3 munmap+mmap with the batch allocation failing
- *     worker:  kind = b & 3: 0 walk vpn (b>>2)&15 and hold the pinned page
- *              for 1 << 2*(b>>6) rounds, 1 user access, 2 lazy
+ *     worker:  kind = b & 3: 0 walk from vpn (b>>2)&15 to the end of its pte
+ *              table and hold the pinned pages for 1 << 2*(b>>6) rounds, 1 user access, 2 lazy
  *              period of 1+((b>>2)&7) rounds of speculative walks, 3 access
  *              then walk; after its ops a worker repeats its last op (a
  *              lazy period: idles) until the mutator is done
@@ -425,30 +425,35 @@ static void mutator_fiber(void *arg)
 	W.mutator_done = true;
 }
 
-/* a walk; the caller then uses the pinned page (I/O: it gives way) for `hold` rounds */
+/* a walk; the caller then uses the pinned pages (I/O: it gives way) for `hold` rounds */
 static void walk_op(struct mm_struct *mm, int vpn, int hold)
 {
+	int pfns[PTRS_PER_TABLE];
+	int nr = PTRS_PER_TABLE - vpn_pte_index(vpn); /* to the end of the pte table */
 	u64 s0 = sim_step();
-	int pfn = mm->walker->walk(mm, vpn);
-	if (pfn < 0 || !mm->walker->grabs)
+	int got = mm->walker->walk(mm, vpn, nr, pfns);
+	if (!mm->walker->grabs)
 		return;
-	if (!mapped_since(vpn, pfn, s0)) {
+	for (int i = 0; i < got; i++) {
 		char what[128];
-		snprintf(what, sizeof(what), "walker returned page %d for vpn %d: not its mapping at any instant "
-			 "since the walk began (step %llu)", pfn, vpn, (unsigned long long)s0);
-		oracle_walker_linearizable(what);
+		if (!mapped_since(vpn + i, pfns[i], s0)) {
+			snprintf(what, sizeof(what), "walker returned page %d for vpn %d: not its mapping at any "
+				 "instant since the walk began (step %llu)", pfns[i], vpn + i, (unsigned long long)s0);
+			oracle_walker_linearizable(what);
+		}
+		if (W.discarded >> pfns[i] & 1) {
+			snprintf(what, sizeof(what), "walker returned page %d for vpn %d, which a collapse found "
+				 "unpinned and discarded", pfns[i], vpn + i);
+			oracle_walker_linearizable(what);
+		}
+		W.held[pfns[i]]++;
 	}
-	if (W.discarded >> pfn & 1) {
-		char what[128];
-		snprintf(what, sizeof(what), "walker returned page %d for vpn %d, which a collapse found unpinned "
-			 "and discarded", pfn, vpn);
-		oracle_walker_linearizable(what);
-	}
-	W.held[pfn]++;
 	for (int k = 0; k < hold; k++)
-		cond_resched(); /* the caller does I/O on the pinned page */
-	W.held[pfn]--;
-	put_page(mm, pfn);
+		cond_resched(); /* the caller does I/O on the pinned pages */
+	for (int i = 0; i < got; i++) {
+		W.held[pfns[i]]--;
+		put_page(mm, pfns[i]);
+	}
 }
 
 static void worker_op(struct mm_struct *mm, u8 b)
