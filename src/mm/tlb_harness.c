@@ -21,8 +21,11 @@
  *              period of 1+((b>>2)&7) rounds of speculative walks, 3 access
  *              then walk; after its ops a worker repeats its last op (a
  *              lazy period: idles) until the mutator is done
- * Tail events: SIM_EV_HOST_PREEMPT (also inside walker sections),
- * SIM_EV_SCENARIO (the next 1+(arg&3) batch allocations fail),
+ * Tail events: SIM_EV_HOST_PREEMPT (at a step, also inside walker sections),
+ * SIM_EV_SCENARIO: arg bit 7 clear: the next 1+(arg&3) batch allocations
+ * fail; set: the host preempts vCPU arg&3 for 8*(((arg>>2)&31)+1) steps as
+ * soon as its next walk has derived a pte-table pointer (a preemption inside
+ * the walker's section, keyed on the protocol point rather than a step),
  * SIM_EV_SCENARIO2 (IPIs to vCPU arg&3 held for 4*(arg>>2) steps).
  *
  * Ground truth: the reference mapping of every vpn with its history, a
@@ -66,6 +69,7 @@ struct tlb_world {
 	u8 fail_mask;
 	int nbatch, fail_next;
 	bool running[MM_MAX_CPUS];
+	u32 preempt_in_walk[MM_MAX_CPUS]; /* armed: steps to preempt for at the next walk */
 	bool mutator_done;
 	/* ground truth */
 	int cur_map[MM_NR_VPN];
@@ -160,6 +164,13 @@ static void h_table_ref(struct mm_struct *mm, int pfn)
 	if (f->nref < MAX_REFS) {
 		f->ref[f->nref].pfn = pfn;
 		f->ref[f->nref++].gen = d->gen;
+	}
+	/* an armed in-walk preemption: the host deschedules this vCPU right
+	 * after its walker derived a pte-table pointer */
+	int cpu = smp_processor_id();
+	if (d->type == PT_PTE && W.preempt_in_walk[cpu]) {
+		sim_host_preempt(cpu, W.preempt_in_walk[cpu]);
+		W.preempt_in_walk[cpu] = 0;
 	}
 }
 
@@ -384,7 +395,9 @@ static u64 on_exit(void *ctx, int cpu, enum pv_exit_reason r, u64 a0, u64 a1)
 
 static void on_event(void *ctx, enum sim_event ev, u8 arg)
 {
-	if (ev == SIM_EV_SCENARIO)
+	if (ev == SIM_EV_SCENARIO && (arg & 0x80))
+		W.preempt_in_walk[(arg & 3) % W.nr_cpus] = 8u * (((arg >> 2) & 31) + 1);
+	else if (ev == SIM_EV_SCENARIO)
 		W.fail_next += 1 + (arg & 3);
 	else if (ev == SIM_EV_SCENARIO2)
 		sim_ipi_hold(arg & 3, 4u * (arg >> 2));

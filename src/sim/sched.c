@@ -283,16 +283,21 @@ static void ev_migrate(u8 arg)
 	sim_trace(SIM_OP_EVENT, NULL, "migrate", (u64)cpu);
 }
 
-static void ev_host_preempt(u8 arg)
+void sim_host_preempt(int cpu, u32 steps)
 {
-	int cpu = (arg & 3) % g_sim.cfg.nr_cpus;
+	cpu %= g_sim.cfg.nr_cpus;
 	struct sim_cpu *p = &g_sim.cpu[cpu];
 	if (p->preempted)
 		return;
 	p->preempted = true;
-	p->preempted_until = g_sim.step + 8 * ((arg >> 2) + 1);
+	p->preempted_until = g_sim.step + steps;
 	sim_trace(SIM_OP_EVENT, NULL, "host-preempt-vcpu", (u64)cpu);
 	host_preempt_hook(cpu, true);
+}
+
+static void ev_host_preempt(u8 arg)
+{
+	sim_host_preempt(arg & 3, 8u * ((arg >> 2) + 1));
 }
 
 static void apply_event(const struct sim_ev *e)

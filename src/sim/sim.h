@@ -98,6 +98,13 @@ void sim_note(const char *what, u64 v); /* an annotation in the trace */
  * the shared arena, or a near miss of an oracle): a new value is a new edge.
  */
 void sim_feature(u32 h);
+/*
+ * The host deschedules vCPU cpu now, for `steps` steps (what
+ * SIM_EV_HOST_PREEMPT does at a scheduled step): scenarios use it to preempt
+ * at a protocol point, e.g. inside a walker's section.  Takes effect at the
+ * vCPU's next scheduling point.
+ */
+void sim_host_preempt(int cpu, u32 steps);
 /* IPIs to vCPU cpu wait until `steps` more steps have passed (delivery timing). */
 void sim_ipi_hold(int cpu, u32 steps);
 /* The guest task currently running on vCPU cpu is inside an IPI handler. */
