@@ -48,7 +48,7 @@
 #define PV_TLB_ASAN 1
 #endif
 #ifdef PV_TLB_ASAN
-#include <sanitizer/common_interface_defs.h>
+#include <sanitizer/asan_interface.h>
 #endif
 
 #define LOGN 32
@@ -366,7 +366,9 @@ static void on_access(void *ctx, u32 site, const volatile void *p, unsigned size
 }
 
 #ifdef PV_TLB_ASAN
-static void print_hash_on_death(void)
+/* ASan's report on a freed table ends the run: still print the trace hash
+ * (an error-report callback, so libFuzzer's death callback keeps saving the input) */
+static void print_hash_on_report(const char *report)
 {
 	fprintf(stderr, "==pvfuzz== trace-hash %016llx\n", (unsigned long long)sim_trace_hash());
 }
@@ -543,7 +545,7 @@ void tlb_scenario_run(const struct tlb_flush_ops *flush, const struct tlb_free_o
 		pool_ops = pt_pool_ops;
 		pool_ops.ctx = &pool;
 #ifdef PV_TLB_ASAN
-		__sanitizer_set_death_callback(print_hash_on_death);
+		__asan_set_error_report_callback(print_hash_on_report);
 #endif
 		once = true;
 	}
