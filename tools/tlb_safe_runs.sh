@@ -14,6 +14,6 @@ for c in "${combos[@]}"; do
   t1=$(date +%s.%N)
   o=$(grep -oE 'SUMMARY: (pvfuzz: [a-z_]+|AddressSanitizer: [a-z-]+|UndefinedBehaviorSanitizer)' "$d/log" | head -1)
   n=$(grep -oE 'stat::number_of_executed_units: [0-9]+' "$d/log" | awk '{print $2}')
-  e=$(grep -oE 'stat::average_exec_per_sec: [0-9]+' "$d/log" | awk '{print $2}')
-  printf '%s %s %s %.0f %s\n' "${c:-mainline}" "${o:-clean}" "${n:-?}" "$(echo "$t1 - $t0" | bc)" "${e:-?}"
+  secs=$(echo "$t1 - $t0" | bc)
+  printf '%s %s %s %.0f %.0f\n' "${c:-mainline}" "${o:-clean}" "${n:-?}" "$secs" "$(echo "${n:-0} / $secs" | bc)"
 done
