@@ -66,6 +66,23 @@ u64 pv_vm_exit(enum pv_exit_reason reason, u64 a0, u64 a1);
 #define kvm_hypercall2(nr, a0, a1) pv_vm_exit(PV_EXIT_HYPERCALL, (nr), ((u64)(a0) << 32) | (u32)(a1))
 #define rdmsrl(msr) pv_vm_exit(PV_EXIT_RDMSR, (msr), 0)
 
+/*
+ * IPIs, as smp_call_function_many(): run func(info) on every online CPU in
+ * mask except the caller, in hard-IRQ context (IRQs off) on that CPU; with
+ * wait, return only after every target has run it.  The caller must have
+ * IRQs enabled (as in the kernel).  Both worlds implement these:
+ *   sim    - a per-vCPU pending-IPI queue; the target's fiber runs the
+ *            handler at its next scheduling point with IRQs enabled (or
+ *            the moment it re-enables them); a host-preempted vCPU takes
+ *            none until resumed; the sender spins on acks with cpu_relax
+ *            (src/sim/ipi.c);
+ *   native - a per-CPU mailbox polled at the runner's IRQ-enabled points.
+ */
+typedef u64 pv_cpumask_t; /* bit per CPU */
+typedef void (*smp_call_func_t)(void *info);
+void smp_call_function_many(pv_cpumask_t mask, smp_call_func_t func, void *info, bool wait);
+int num_online_cpus(void);
+
 #ifdef PVFUZZ_SIM
 /* ------------------------------------------------------------------ sim -- */
 
@@ -114,6 +131,8 @@ u64 pvsim_rmw(struct pv_site *s, volatile void *p, unsigned size, enum pvsim_rmw
 #define preempt_disable() pvsim_preempt(1)
 #define preempt_enable() pvsim_preempt(-1)
 #define cpu_relax() pvsim_cpu_relax(PV_SITE("cpu_relax"))
+/* a voluntary preemption point: a scheduling point that gives way (PCT demotion) */
+#define cond_resched() pvsim_cpu_relax(PV_SITE("cond_resched"))
 
 /* A plain bulk copy (memcpy / kvm_write_guest): chunk order is unspecified. */
 #define pv_memcpy(dst, src, n) pvsim_memcpy(PV_SITE("memcpy " #dst), (dst), (src), (n))
@@ -179,6 +198,8 @@ static __always_inline u64 pv_native_rdtsc(bool ordered)
 #define preempt_disable() pv_native_preempt(1)
 #define preempt_enable() pv_native_preempt(-1)
 #define cpu_relax() __builtin_ia32_pause()
+void pv_native_cond_resched(void); /* sched_yield() in the native runtime */
+#define cond_resched() pv_native_cond_resched()
 
 /*
  * A plain bulk copy racing with readers: done as relaxed byte stores so it is
