@@ -66,6 +66,23 @@ u64 pv_vm_exit(enum pv_exit_reason reason, u64 a0, u64 a1);
 #define kvm_hypercall2(nr, a0, a1) pv_vm_exit(PV_EXIT_HYPERCALL, (nr), ((u64)(a0) << 32) | (u32)(a1))
 #define rdmsrl(msr) pv_vm_exit(PV_EXIT_RDMSR, (msr), 0)
 
+/*
+ * IPIs, as smp_call_function_many(): run func(info) on every online CPU in
+ * mask except the caller, in hard-IRQ context (IRQs off) on that CPU; with
+ * wait, return only after every target has run it.  The caller must have
+ * IRQs enabled (as in the kernel).  Both worlds implement these:
+ *   sim    - a per-vCPU pending-IPI queue; the target's fiber runs the
+ *            handler at its next scheduling point with IRQs enabled (or
+ *            the moment it re-enables them); a host-preempted vCPU takes
+ *            none until resumed; the sender spins on acks with cpu_relax
+ *            (src/sim/ipi.c);
+ *   native - a per-CPU mailbox polled at the runner's IRQ-enabled points.
+ */
+typedef u64 pv_cpumask_t; /* bit per CPU */
+typedef void (*smp_call_func_t)(void *info);
+void smp_call_function_many(pv_cpumask_t mask, smp_call_func_t func, void *info, bool wait);
+int num_online_cpus(void);
+
 #ifdef PVFUZZ_SIM
 /* ------------------------------------------------------------------ sim -- */
 

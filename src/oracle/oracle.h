@@ -59,4 +59,12 @@ void oracle_fallback(const char *what);
 void oracle_writer_discipline(const char *what);
 void oracle_notification(const char *what);
 
+/* ---- TLB flush / page-table freeing (src/oracle/tlb_oracles.c) ---- */
+void oracle_table_uaf(const char *what);
+void oracle_stale_tlb(const char *what);
+void oracle_walker_linearizable(const char *what);
+void oracle_stale_psc(const char *what);
+void oracle_refcount_zero(const char *what);
+void oracle_irq_discipline(const char *what);
+
 #endif

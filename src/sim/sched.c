@@ -216,6 +216,21 @@ static bool wait_for_time(void)
 	return true;
 }
 
+/*
+ * The host's side of a deschedule/resume runs atomically: with no current
+ * fiber, compat primitives in the hook are plain accesses (no scheduling
+ * point, no nested event processing).
+ */
+static void host_preempt_hook(int cpu, bool preempted)
+{
+	if (!g_sim.cfg.on_host_preempt)
+		return;
+	int cur = g_sim.cur;
+	g_sim.cur = -1;
+	g_sim.cfg.on_host_preempt(g_sim.cfg.ctx, cpu, preempted);
+	g_sim.cur = cur;
+}
+
 static void host_resume_due(void)
 {
 	for (int c = 0; c < g_sim.cfg.nr_cpus; c++) {
@@ -223,8 +238,7 @@ static void host_resume_due(void)
 		if (p->preempted && g_sim.step >= p->preempted_until) {
 			p->preempted = false;
 			sim_trace(SIM_OP_EVENT, NULL, "host-resume-vcpu", (u64)c);
-			if (g_sim.cfg.on_host_preempt)
-				g_sim.cfg.on_host_preempt(g_sim.cfg.ctx, c, false);
+			host_preempt_hook(c, false);
 		}
 	}
 }
@@ -283,8 +297,7 @@ static void ev_host_preempt(u8 arg)
 	p->preempted = true;
 	p->preempted_until = g_sim.step + 8 * ((arg >> 2) + 1);
 	sim_trace(SIM_OP_EVENT, NULL, "host-preempt-vcpu", (u64)cpu);
-	if (g_sim.cfg.on_host_preempt)
-		g_sim.cfg.on_host_preempt(g_sim.cfg.ctx, cpu, true);
+	host_preempt_hook(cpu, true);
 }
 
 static void apply_event(const struct sim_ev *e)
@@ -350,6 +363,8 @@ void sim_point(void)
 		apply_event(&g_sim.ev[g_sim.evi++]);
 	check_liveness(sim_cur());
 	reschedule(false);
+	if (g_sim.nipi) /* an interrupt is taken between two instructions */
+		sim_ipi_poll();
 }
 
 void sim_demote(void)

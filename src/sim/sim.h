@@ -56,9 +56,20 @@ struct sim_config {
 	/* Scenario hooks; any may be NULL. */
 	void (*on_event)(void *ctx, enum sim_event ev, u8 arg);
 	u64 (*on_exit)(void *ctx, int cpu, enum pv_exit_reason r, u64 a0, u64 a1);
+	/*
+	 * The host deschedules (preempted) or resumes vCPU cpu: kvm_arch_vcpu_put
+	 * / vcpu entry.  Runs atomically (compat primitives inside it are plain
+	 * accesses, no scheduling points): the host acts while the vCPU is out.
+	 */
 	void (*on_host_preempt)(void *ctx, int cpu, bool preempted);
 	/* a store becomes visible to other CPUs (after store buffers, reordering) */
 	void (*on_commit)(void *ctx, volatile void *p, unsigned size, u64 value);
+	/*
+	 * Every load/store/RMW of a fiber, after its scheduling point and before
+	 * the memory is touched: scenarios check ground truth (e.g. a freed
+	 * page-table page) at the exact instant of the access.
+	 */
+	void (*on_access)(void *ctx, const volatile void *p, unsigned size, bool write);
 	void *ctx;
 	const char *variant;   /* for reports */
 };
@@ -82,6 +93,10 @@ void sim_writer_idle(void);           /* the writer has no more unprompted work 
  */
 void sim_vcpu_in_host(int cpu, bool in_host);
 void sim_note(const char *what, u64 v); /* an annotation in the trace */
+/* IPIs to vCPU cpu wait until `steps` more steps have passed (delivery timing). */
+void sim_ipi_hold(int cpu, u32 steps);
+/* The guest task currently running on vCPU cpu is inside an IPI handler. */
+bool sim_in_ipi(void);
 
 /* ---- ground truth, for oracles and host models ---- */
 u64 sim_step(void);
