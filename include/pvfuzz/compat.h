@@ -149,6 +149,7 @@ u64 pvsim_rmw(struct pv_site *s, volatile void *p, unsigned size, enum pvsim_rmw
 
 /* Per-thread hooks of the native runtime (stress/native_runtime.c). */
 extern __thread u64 pv_native_last_tsc;   /* last TSC the thread read (oracles) */
+extern __thread u64 pv_native_tsc_reads;  /* TSC reads so far (retry statistics) */
 extern s64 pv_native_tsc_skew[256];       /* injected per-CPU TSC skew */
 int pv_native_cpu(void);
 unsigned long pv_native_irq_save(void);
@@ -183,6 +184,7 @@ static __always_inline u64 pv_native_rdtsc(bool ordered)
 	}
 	t += (u64)pv_native_tsc_skew[aux & 0xff];
 	pv_native_last_tsc = t;
+	pv_native_tsc_reads++;
 	return t;
 }
 #define rdtsc() pv_native_rdtsc(false)
