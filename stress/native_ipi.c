@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include <sched.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "native.h"
 #include "native_tlb.h"
@@ -100,9 +101,12 @@ void smp_call_function_many(pv_cpumask_t mask, smp_call_func_t func, void *info,
 				targets &= ~(1u << c);
 		}
 		native_ipi_poll();
-		if ((spin & 63) == 63)
-			sched_yield(); /* 2 cores, more vCPU threads: let the target run */
-		else
+		if ((spin & 63) == 63) {
+			/* more vCPU threads than CPUs: block briefly so the target runs */
+			struct timespec ts = { 0, 5000 };
+			nanosleep(&ts, NULL);
+		} else {
 			cpu_relax();
+		}
 	}
 }
