@@ -123,23 +123,27 @@ void native_rcu_irq_disabled(void)
 #endif
 }
 
+/* an IRQ-enabled point: quiescent outside rcu_read_lock and the IPI handler */
+static void quiescent_point(void)
+{
+	if (!registered || nesting || native_ipi_in_handler() || halted)
+		return;
+#ifndef PVFUZZ_URCU_MB
+	hb_release();
+	urcu_qsbr_quiescent_state(); /* mb: not inside a read section is quiescent */
+#endif
+	atomic_fetch_add_explicit(&native_rcu_qs, 1, memory_order_relaxed);
+}
+
 void native_rcu_irq_enabled(void)
 {
 	if (!registered)
 		return;
 #ifdef PVFUZZ_URCU_MB
 	hb_release();
-	urcu_mb_read_unlock();
-	if (!nesting && !native_ipi_in_handler())
-		atomic_fetch_add_explicit(&native_rcu_qs, 1, memory_order_relaxed);
-#else
-	/* a quiescent state only outside rcu_read_lock and outside the handler */
-	if (nesting || native_ipi_in_handler() || halted)
-		return;
-	hb_release();
-	urcu_qsbr_quiescent_state();
-	atomic_fetch_add_explicit(&native_rcu_qs, 1, memory_order_relaxed);
+	urcu_mb_read_unlock(); /* pairs with native_rcu_irq_disabled() */
 #endif
+	quiescent_point();
 }
 
 /* ------------------------------------------------- mm.h's RCU API -- */
@@ -170,7 +174,7 @@ void rcu_read_unlock(struct mm_struct *mm)
 void rcu_quiescent_state(struct mm_struct *mm)
 {
 	mm_hook(mm, quiescent);
-	native_rcu_irq_enabled();
+	quiescent_point();
 }
 
 struct native_rcu_cb {

@@ -373,7 +373,7 @@ static void *host_main(void *arg)
 		/* mostly the walkers' vCPUs; the mutator's now and then */
 		int c = (stress_rand(&r) % 8 == 0) ? 0 : 1 + (int)(stress_rand(&r) % (u64)(nr_vcpus - 1));
 		struct vcpu *v = &vcpus[c];
-		if (!atomic_load(&v->alive))
+		if (!atomic_load(&v->alive) || atomic_load_explicit(&v->parked, memory_order_acquire))
 			continue;
 		atomic_store_explicit(&v->park_ack, 0, memory_order_relaxed);
 		if (pthread_kill(v->thread, PARK_SIG) != 0)
@@ -382,10 +382,14 @@ static void *host_main(void *arg)
 		while (!atomic_load_explicit(&v->park_ack, memory_order_acquire) && !stress_stop() &&
 		       atomic_load(&v->alive) && native_raw_ns() - t0 < 100 * 1000000ULL)
 			sched_yield();
-		if (!atomic_load_explicit(&v->park_ack, memory_order_acquire))
-			continue; /* not delivered yet (TSan defers signals); it parks later and is released below */
-		ts.tv_nsec = 20000 + (long)(stress_rand(&r) % 300000);
-		nanosleep(&ts, NULL);
+		if (atomic_load_explicit(&v->park_ack, memory_order_acquire)) {
+			ts.tv_nsec = 20000 + (long)(stress_rand(&r) % 300000);
+			nanosleep(&ts, NULL);
+		}
+		/*
+		 * Resume.  A signal not delivered yet (TSan defers them) parks the
+		 * thread later: the release stays set, so that park is brief.
+		 */
 		atomic_store_explicit(&v->release, 1, memory_order_release);
 	}
 	for (int c = 0; c < nr_vcpus; c++)
