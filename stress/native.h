@@ -54,6 +54,25 @@ bool native_migrate_self(struct native_thread *t, int v);
  */
 bool native_migrate_other(struct native_thread *t, int v);
 
+/*
+ * A thread that IS a vCPU (the TLB runner's vCPU threads): smp_processor_id()
+ * returns v wherever the host (sched_setaffinity) runs the thread; -1 (the
+ * default) derives it from the real CPU as above.
+ */
+void native_set_thread_vcpu(int v);
+
+/*
+ * Interrupt delivery points: `enabled` runs on the thread right after
+ * local_irq_restore() re-enabled IRQs (pending IPIs, quiescent states),
+ * `disabled` right after local_irq_save() disabled them.  NULL: nothing.
+ */
+struct native_irq_hooks {
+	void (*enabled)(void);
+	void (*disabled)(void);
+};
+void native_set_irq_hooks(const struct native_irq_hooks *h);
+bool native_irqs_disabled(void);
+
 /* VM exits (pv_vm_exit) go to the running protocol's host model. */
 typedef u64 (*native_exit_fn)(enum pv_exit_reason reason, u64 a0, u64 a1);
 void native_set_exit_handler(native_exit_fn fn);

@@ -70,8 +70,28 @@ void native_set_skew(int v, s64 cycles)
 			pv_native_tsc_skew[c] = cycles;
 }
 
+static __thread int thread_vcpu = -1;
+static const struct native_irq_hooks *irq_hooks;
+
+void native_set_thread_vcpu(int v)
+{
+	thread_vcpu = v;
+}
+
+void native_set_irq_hooks(const struct native_irq_hooks *h)
+{
+	irq_hooks = h;
+}
+
+bool native_irqs_disabled(void)
+{
+	return irqs_off;
+}
+
 int pv_native_cpu(void)
 {
+	if (thread_vcpu >= 0)
+		return thread_vcpu;
 	int c = sched_getcpu();
 	return c < 0 ? 0 : cpu_vcpu[c % NATIVE_MAX_CPUS];
 }
@@ -104,6 +124,8 @@ unsigned long pv_native_irq_save(void)
 	if (!was_off) {
 		section_enter();
 		irqs_off = true;
+		if (irq_hooks && irq_hooks->disabled)
+			irq_hooks->disabled();
 	}
 	return was_off;
 }
@@ -113,6 +135,8 @@ void pv_native_irq_restore(unsigned long flags)
 	if (!flags && irqs_off) {
 		irqs_off = false;
 		section_exit();
+		if (irq_hooks && irq_hooks->enabled)
+			irq_hooks->enabled();
 	}
 }
 
@@ -194,4 +218,10 @@ u64 native_raw_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
 	return (u64)ts.tv_sec * NSEC_PER_SEC + (u64)ts.tv_nsec;
+}
+
+/* cond_resched(): a voluntary preemption point; natively, let another thread run. */
+void pv_native_cond_resched(void)
+{
+	sched_yield();
 }

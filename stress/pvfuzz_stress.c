@@ -89,8 +89,11 @@ static void usage(FILE *f)
 		   "  --variant LIST  reader and/or writer variants (default: mainline; see pvfuzz list)\n"
 		   "  --skew CYCLES   vCPU v's TSC runs CYCLES*v ahead, 0-10^12 (default 0)\n"
 		   "  --update-ns NS  mean host pause between updates, 0-10^9 (default 0: adversarial)\n"
-		   "  --seed N        random seed (default: from the clock; printed)\n"
-		   "exit status: 0 clean, 1 an oracle fired, 2 bad usage\n");
+		   "  --seed N        random seed (default: from the clock; printed)\n");
+	for (int i = 0; i < nr_drivers; i++)
+		if (drivers[i]->options_help)
+			fprintf(f, "%s options:\n%s", drivers[i]->protocol, drivers[i]->options_help);
+	fprintf(f, "exit status: 0 clean, 1 an oracle fired, 2 bad usage\n");
 }
 
 static __attribute__((noreturn, format(printf, 1, 2))) void bad_usage(const char *fmt, ...)
@@ -126,7 +129,7 @@ static double parse_seconds(const char *opt, const char *s)
 	return v;
 }
 
-static void parse_options(int argc, char **argv, struct stress_opts *o)
+static void parse_options(int argc, char **argv, struct stress_opts *o, const struct stress_driver *d)
 {
 	bool seeded = false;
 	for (int i = 2; i < argc; i++) {
@@ -146,6 +149,10 @@ static void parse_options(int argc, char **argv, struct stress_opts *o)
 		bool ok = false;
 		for (size_t k = 0; k < ARRAY_SIZE(known); k++)
 			ok |= !strcmp(name, known[k]) && strlen(known[k]) == len;
+		bool own = false;
+		for (size_t k = 0; d->options && d->options[k]; k++)
+			own |= !strcmp(name, d->options[k]) && strlen(d->options[k]) == len;
+		ok |= own;
 		if (!ok)
 			bad_usage("unknown option '%s'", a);
 		if (eq)
@@ -155,7 +162,11 @@ static void parse_options(int argc, char **argv, struct stress_opts *o)
 		else
 			bad_usage("%s needs a value", name);
 
-		if (!strcmp(name, "--duration"))
+		if (own) {
+			const char *err = d->option(name, val);
+			if (err)
+				bad_usage("%s", err);
+		} else if (!strcmp(name, "--duration"))
 			o->duration_s = parse_seconds(name, val);
 		else if (!strcmp(name, "--readers"))
 			o->readers = (int)parse_uint(name, val, 1, 64);
@@ -334,17 +345,22 @@ static const char *si(u64 v, char *buf)
 	return buf;
 }
 
+static const struct stress_driver *cur_driver;
+
 static void status_line(FILE *f, bool tty)
 {
 	struct totals t;
 	char b[6][32];
 	sum(&t);
 	double s = (double)stress_run_ns() / 1e9;
-	fprintf(f, "%s[%6.1fs] reads %s (%s/s) updates %s migrations %s retries %s fallbacks %s "
+	char extra[160] = "";
+	if (cur_driver && cur_driver->status)
+		cur_driver->status(extra, sizeof(extra));
+	fprintf(f, "%s[%6.1fs] reads %s (%s/s) updates %s migrations %s retries %s fallbacks %s%s "
 		   "findings %d%s",
 		tty ? "\r" : "", s, si(t.reads, b[0]), si((u64)((double)t.reads / (s > 0 ? s : 1)), b[1]),
 		si(t.updates, b[2]), si(t.migrations, b[3]), si(t.retries, b[4]), si(t.fallbacks, b[5]),
-		stress_findings(), tty ? "\033[K" : "\n");
+		extra, stress_findings(), tty ? "\033[K" : "\n");
 	fflush(f);
 }
 
@@ -395,7 +411,8 @@ int main(int argc, char **argv)
 				 drivers[i]->protocol);
 		bad_usage("unknown protocol '%s' (stress drivers: %s)", argv[1], known);
 	}
-	parse_options(argc, argv, &o);
+	cur_driver = d;
+	parse_options(argc, argv, &o, d);
 	run_seed = o.seed;
 
 	int cpus[NATIVE_MAX_CPUS];

@@ -42,6 +42,16 @@ struct stress_driver {
 	bool (*start)(struct stress_opts *o);
 	/* after every thread stopped: driver-specific summary lines (may be NULL) */
 	void (*summary_lines)(FILE *f);
+	/*
+	 * Protocol-specific options (may be NULL): their names ("--backend",
+	 * NULL-terminated), --help lines, and the parser, which returns NULL
+	 * or a one-line error (the framework prints it and exits 2).
+	 */
+	const char *const *options;
+	const char *options_help;
+	const char *(*option)(const char *name, const char *val);
+	/* extra fields for the live status line (may be NULL) */
+	void (*status)(char *buf, size_t n);
 };
 
 void stress_register(const struct stress_driver *d);

@@ -95,7 +95,7 @@ int mm_ref_lookup(struct mm_struct *mm, int vpn)
 	u64 pmd = MM_BK_READ(*pmd_entry_ptr(mm, vpn_pmd_index(vpn)));
 	if (!pte_present(pmd))
 		return -1;
-	if (pt_desc(mm, pte_pfn(pmd))->type != PT_PTE)
+	if (MM_BK_READ(pt_desc(mm, pte_pfn(pmd))->type) != PT_PTE)
 		return -2; /* a pmd pointing at something that is not a live pte table */
 	u64 pte = MM_BK_READ(pt_va(mm, pte_pfn(pmd))->e[vpn_pte_index(vpn)]);
 	return pte_present(pte) ? pte_pfn(pte) : -1;
@@ -127,7 +127,7 @@ static int hw_walk(struct mm_struct *mm, struct mm_cpu *c, int cpu, int vpn, boo
 		t = pte_pfn(pmd);
 		if (fill) {
 			MM_BK_WRITE(c->psc[i].pfn, (u8)t);
-			MM_BK_WRITE(c->psc[i].gen, pt_desc(mm, t)->gen);
+			MM_BK_WRITE(c->psc[i].gen, MM_BK_READ(pt_desc(mm, t)->gen));
 			MM_BK_WRITE(c->psc[i].valid, 1);
 		}
 	}
