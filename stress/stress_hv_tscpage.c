@@ -117,7 +117,8 @@ struct slot {
 
 static struct {
 	const struct hv_reader_ops *rops;
-	const struct hv_writer_ops *wops;
+	const struct hv_writer_ops *wops; /* = &ops */
+	struct hv_writer_ops ops;     /* the writer, NULL members resolved */
 	struct kvm_hv_vm vm;          /* host state: under host_lock */
 	struct ms_hyperv_tsc_page *page;
 	pthread_mutex_t host_lock;
@@ -690,7 +691,8 @@ static bool hv_start(struct stress_opts *o)
 	}
 	stress_set_label(sel.label);
 	H.rops = sel.role[PV_READER]->ops;
-	H.wops = sel.role[PV_WRITER]->ops;
+	hv_writer_ops_resolve(&H.ops, sel.role[PV_WRITER]->ops);
+	H.wops = &H.ops;
 	for (size_t i = 0; i < ARRAY_SIZE(vdso_only); i++)
 		H.all_vdso |= !strcmp(sel.role[PV_READER]->name, vdso_only[i]);
 	H.skew = o->skew;
@@ -741,6 +743,7 @@ static bool hv_start(struct stress_opts *o)
 	memset(H.page, 0, sizeof(*H.page));
 	vm->hv.tsc_page = H.page;
 	vm->hv.publish = w_publish_page;
+	vm->ops = H.wops;
 	native_set_exit_handler(hv_vm_exit);
 
 	/*
