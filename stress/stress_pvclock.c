@@ -84,7 +84,8 @@ struct slot {
 
 static struct {
 	const struct pvclock_reader_ops *rops;
-	const struct pvclock_writer_ops *wops;
+	const struct pvclock_writer_ops *wops; /* = &ops */
+	struct pvclock_writer_ops ops;         /* the writer, NULL members resolved */
 	const struct pvclock_reader_ops *syscall; /* the vDSO's fallback: kvm_clock_read() */
 	struct kvm_clock_host h;                  /* host state: under host_lock */
 	struct pvclock_guest g;
@@ -493,7 +494,8 @@ static bool pvclock_start(struct stress_opts *o)
 	}
 	stress_set_label(sel.label);
 	P.rops = sel.role[PV_READER]->ops;
-	P.wops = sel.role[PV_WRITER]->ops;
+	pvclock_writer_ops_resolve(&P.ops, sel.role[PV_WRITER]->ops);
+	P.wops = &P.ops;
 	P.syscall = pv_variant_find("pvclock_kernel")->ops;
 	P.skew = o->skew;
 	P.update_ns = o->update_ns;
@@ -539,6 +541,7 @@ static bool pvclock_start(struct stress_opts *o)
 	h->vcpu_in_host = w_vcpu_in_host;
 	h->vcpu_order = w_vcpu_order;
 	h->publish = w_publish;
+	h->ops = P.wops;
 
 	P.g.hv_clock = h->guest;
 	P.g.nr_cpus = P.nv;
