@@ -438,30 +438,9 @@ static void *reader_thread(struct stress_worker *w)
 
 /* --------------------------------------------------------- set-up ---- */
 
-/* One (tsc, raw ns) pair: the tightest of a few RDTSCP-bracketed reads. */
-static void tsc_raw_pair(u64 *tsc, u64 *raw)
-{
-	u64 best = U64_MAX;
-	for (int i = 0; i < 16; i++) {
-		u64 a = native_host_tsc(), r = native_raw_ns(), b = native_host_tsc();
-		if (b - a < best) {
-			best = b - a;
-			*tsc = a + (b - a) / 2;
-			*raw = r;
-		}
-	}
-}
-
 static void calibrate(void)
 {
-	u64 t0, r0, t1, r1;
-	tsc_raw_pair(&t0, &r0);
-	struct timespec ts = { 0, 200 * 1000 * 1000 };
-	nanosleep(&ts, NULL);
-	tsc_raw_pair(&t1, &r1);
-	P.khz = (u32)(((u128)(t1 - t0) * 1000000u + (r1 - r0) / 2) / (r1 - r0));
-	P.tsc0 = t1;
-	P.raw0 = r1;
+	stress_calibrate_tsc(&P.khz, &P.tsc0, &P.raw0);
 
 	/* the guest's rate (kvm_get_time_scale) against the host clock's 10^6/khz */
 	s8 shift;
@@ -478,21 +457,9 @@ static int reader_ids[64];
 static bool pvclock_start(struct stress_opts *o)
 {
 	struct pv_selection sel;
-	char err[256];
 
-	if (o->variant && !strcmp(o->variant, "input")) {
-		fprintf(stderr, "pvfuzz-stress: --variant input: only fuzz targets choose from input\n");
+	if (!stress_select(PV_PVCLOCK, o->variant, &sel))
 		return false;
-	}
-	if (!pv_select(PV_PVCLOCK, o->variant, &sel, err, sizeof(err))) {
-		fprintf(stderr, "pvfuzz-stress: --variant: %s\n", err);
-		return false;
-	}
-	if (!sel.role[PV_READER] || !sel.role[PV_WRITER]) {
-		fprintf(stderr, "pvfuzz-stress: --variant: no pvclock reader and writer to run\n");
-		return false;
-	}
-	stress_set_label(sel.label);
 	P.rops = sel.role[PV_READER]->ops;
 	pvclock_writer_ops_resolve(&P.ops, sel.role[PV_WRITER]->ops);
 	P.wops = &P.ops;
@@ -500,26 +467,7 @@ static bool pvclock_start(struct stress_opts *o)
 	P.skew = o->skew;
 	P.update_ns = o->update_ns;
 
-	int cpus[NATIVE_MAX_CPUS];
-	int n = native_usable_cpus(cpus, NATIVE_MAX_CPUS);
-	P.nv = n < PV_MAX_VCPUS ? n : PV_MAX_VCPUS;
-	if (n > PV_MAX_VCPUS)
-		printf("%d CPUs usable: the guest gets the first %d (PV_MAX_VCPUS)\n", n, PV_MAX_VCPUS);
-	native_set_vcpus(cpus, P.nv);
-
-	/* cross-CPU oracles assume the machine's TSCs are synchronised, as the kernel does */
-	char cs[32] = "";
-	FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
-	if (f) {
-		if (!fgets(cs, sizeof(cs), f))
-			cs[0] = 0;
-		fclose(f);
-	}
-	if (P.nv > 1 && cs[0] && strncmp(cs, "tsc", 3) != 0)
-		printf("note: the kernel's clocksource is %.*s, not tsc: this machine's TSCs may not be "
-		       "synchronised, and cross-CPU findings may be the machine's\n",
-		       (int)strcspn(cs, "\n"), cs);
-
+	P.nv = stress_setup_vcpus(PV_MAX_VCPUS);
 	calibrate();
 	pthread_mutex_init(&P.host_lock, NULL);
 
