@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -581,4 +582,27 @@ void stress_calibrate_tsc(u32 *khz, u64 *tsc0, u64 *raw0)
 	*khz = (u32)(((u128)(t1 - t0) * 1000000u + (r1 - r0) / 2) / (r1 - r0));
 	*tsc0 = t1;
 	*raw0 = r1;
+}
+
+void stress_host_pause(u64 *rs, u64 update_ns)
+{
+	u64 r = stress_rand(rs);
+	if (update_ns) {
+		u64 ns = r % (2 * update_ns + 1);
+		if (ns < 50000) {
+			u64 end = native_raw_ns() + ns;
+			while (native_raw_ns() < end && !stress_stop())
+				__builtin_ia32_pause();
+		} else {
+			struct timespec ts = { (time_t)(ns / NSEC_PER_SEC), (long)(ns % NSEC_PER_SEC) };
+			nanosleep(&ts, NULL);
+		}
+		return;
+	}
+	/* adversarial: mostly back to back, sometimes a short spin, rarely a yield */
+	if ((r & 7) == 0)
+		for (u64 i = (r >> 8) & 1023; i; i--)
+			__builtin_ia32_pause();
+	else if ((r & 255) == 1)
+		sched_yield();
 }

@@ -138,4 +138,10 @@ int stress_setup_vcpus(int max_vcpus);
  */
 void stress_calibrate_tsc(u32 *khz, u64 *tsc0, u64 *raw0);
 
+/*
+ * The host thread between two updates: a random pause of mean update_ns
+ * (--update-ns), or with 0 mostly none (an adversarial busy loop).
+ */
+void stress_host_pause(u64 *rs, u64 update_ns);
+
 #endif

@@ -229,36 +229,13 @@ static u64 pvclock_vm_exit(enum pv_exit_reason r, u64 a0, u64 a1)
 
 /* ---------------------------------------------------------- writer --- */
 
-static void host_pause(u64 *rs)
-{
-	u64 r = stress_rand(rs);
-	if (P.update_ns) {
-		u64 ns = r % (2 * P.update_ns + 1);
-		if (ns < 50000) {
-			u64 end = native_raw_ns() + ns;
-			while (native_raw_ns() < end && !stress_stop())
-				__builtin_ia32_pause();
-		} else {
-			struct timespec ts = { (time_t)(ns / NSEC_PER_SEC), (long)(ns % NSEC_PER_SEC) };
-			nanosleep(&ts, NULL);
-		}
-		return;
-	}
-	/* adversarial: mostly back to back, sometimes a short spin, rarely a yield */
-	if ((r & 7) == 0)
-		for (u64 i = (r >> 8) & 1023; i; i--)
-			__builtin_ia32_pause();
-	else if ((r & 255) == 1)
-		sched_yield();
-}
-
 static void *host_thread(struct stress_worker *w)
 {
 	struct kvm_clock_host *h = &P.h;
 	u64 rs = stress_seed(1);
 
 	while (!stress_stop()) {
-		host_pause(&rs);
+		stress_host_pause(&rs, P.update_ns);
 		u64 r = stress_rand(&rs);
 		int v = (int)((r >> 8) % (u64)h->nr_vcpus);
 		pthread_mutex_lock(&P.host_lock);
