@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -525,4 +526,100 @@ int main(int argc, char **argv)
 	if (stuck)
 		_exit(1); /* the stuck threads cannot be joined */
 	return stress_findings() ? 1 : 0;
+}
+
+/* ------------------------------------------------- driver start-up --- */
+
+bool stress_select(enum pv_protocol p, const char *variant, struct pv_selection *sel)
+{
+	char err[256];
+
+	if (variant && !strcmp(variant, "input")) {
+		fprintf(stderr, "pvfuzz-stress: --variant input: only fuzz targets choose from input\n");
+		return false;
+	}
+	if (!pv_select(p, variant, sel, err, sizeof(err))) {
+		fprintf(stderr, "pvfuzz-stress: --variant: %s\n", err);
+		return false;
+	}
+	if (!sel->role[PV_READER] || !sel->role[PV_WRITER]) {
+		fprintf(stderr, "pvfuzz-stress: --variant: no %s reader and writer to run\n",
+			pv_protocol_name(p));
+		return false;
+	}
+	stress_set_label(sel->label);
+	return true;
+}
+
+int stress_setup_vcpus(int max_vcpus)
+{
+	int cpus[NATIVE_MAX_CPUS];
+	int n = native_usable_cpus(cpus, NATIVE_MAX_CPUS);
+	int nv = n < max_vcpus ? n : max_vcpus;
+	if (n > max_vcpus)
+		printf("%d CPUs usable: the guest gets the first %d (PV_MAX_VCPUS)\n", n, max_vcpus);
+	native_set_vcpus(cpus, nv);
+
+	/* cross-CPU oracles assume the machine's TSCs are synchronised, as the kernel does */
+	char cs[32] = "";
+	FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
+	if (f) {
+		if (!fgets(cs, sizeof(cs), f))
+			cs[0] = 0;
+		fclose(f);
+	}
+	if (nv > 1 && cs[0] && strncmp(cs, "tsc", 3) != 0)
+		printf("note: the kernel's clocksource is %.*s, not tsc: this machine's TSCs may not be "
+		       "synchronised, and cross-CPU findings may be the machine's\n",
+		       (int)strcspn(cs, "\n"), cs);
+	return nv;
+}
+
+/* One (tsc, raw ns) pair: the tightest of a few RDTSCP-bracketed reads. */
+static void tsc_raw_pair(u64 *tsc, u64 *raw)
+{
+	u64 best = U64_MAX;
+	for (int i = 0; i < 16; i++) {
+		u64 a = native_host_tsc(), r = native_raw_ns(), b = native_host_tsc();
+		if (b - a < best) {
+			best = b - a;
+			*tsc = a + (b - a) / 2;
+			*raw = r;
+		}
+	}
+}
+
+void stress_calibrate_tsc(u32 *khz, u64 *tsc0, u64 *raw0)
+{
+	u64 t0, r0, t1, r1;
+	tsc_raw_pair(&t0, &r0);
+	struct timespec ts = { 0, 200 * 1000 * 1000 };
+	nanosleep(&ts, NULL);
+	tsc_raw_pair(&t1, &r1);
+	*khz = (u32)(((u128)(t1 - t0) * 1000000u + (r1 - r0) / 2) / (r1 - r0));
+	*tsc0 = t1;
+	*raw0 = r1;
+}
+
+void stress_host_pause(u64 *rs, u64 update_ns)
+{
+	u64 r = stress_rand(rs);
+	if (update_ns) {
+		u64 ns = r % (2 * update_ns + 1);
+		if (ns < 50000) {
+			u64 end = native_raw_ns() + ns;
+			while (native_raw_ns() < end && !stress_stop())
+				__builtin_ia32_pause();
+		} else {
+			struct timespec ts = { (time_t)(ns / NSEC_PER_SEC), (long)(ns % NSEC_PER_SEC) };
+			nanosleep(&ts, NULL);
+		}
+		return;
+	}
+	/* adversarial: mostly back to back, sometimes a short spin, rarely a yield */
+	if ((r & 7) == 0)
+		for (u64 i = (r >> 8) & 1023; i; i--)
+			__builtin_ia32_pause();
+	else if ((r & 255) == 1)
+		sched_yield();
 }

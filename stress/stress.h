@@ -24,6 +24,7 @@
 
 #include "native.h"
 #include "oracle/oracle.h"
+#include "pvfuzz/variant.h"
 
 struct stress_opts {
 	double duration_s;    /* --duration */
@@ -127,5 +128,30 @@ u64 stress_seed(u64 salt);
 /* ns since the process started / since the threads started (CLOCK_MONOTONIC_RAW) */
 u64 stress_elapsed_ns(void);
 u64 stress_run_ns(void);
+
+/* ---- a driver's start() ---- */
+
+/*
+ * --variant for protocol p: refuses "input" (fuzz targets only), needs a
+ * reader and a writer, sets the label.  false: a message was printed.
+ */
+bool stress_select(enum pv_protocol p, const char *variant, struct pv_selection *sel);
+/*
+ * The usable CPUs become the vCPUs (at most max_vcpus, PV_MAX_VCPUS; said
+ * when there are more), with a note when the kernel's clocksource is not
+ * tsc.  Returns their number.
+ */
+int stress_setup_vcpus(int max_vcpus);
+/*
+ * The host TSC rate in kHz, from two (tsc, CLOCK_MONOTONIC_RAW ns) pairs
+ * 200 ms apart; *tsc0, *raw0: the second pair.
+ */
+void stress_calibrate_tsc(u32 *khz, u64 *tsc0, u64 *raw0);
+
+/*
+ * The host thread between two updates: a random pause of mean update_ns
+ * (--update-ns), or with 0 mostly none (an adversarial busy loop).
+ */
+void stress_host_pause(u64 *rs, u64 update_ns);
 
 #endif

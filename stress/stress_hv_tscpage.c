@@ -117,7 +117,8 @@ struct slot {
 
 static struct {
 	const struct hv_reader_ops *rops;
-	const struct hv_writer_ops *wops;
+	const struct hv_writer_ops *wops; /* = &ops */
+	struct hv_writer_ops ops;     /* the writer, NULL members resolved */
 	struct kvm_hv_vm vm;          /* host state: under host_lock */
 	struct ms_hyperv_tsc_page *page;
 	pthread_mutex_t host_lock;
@@ -341,29 +342,6 @@ static u64 hv_vm_exit(enum pv_exit_reason r, u64 a0, u64 a1)
 
 /* ---------------------------------------------------------- writer --- */
 
-static void host_pause(u64 *rs)
-{
-	u64 r = stress_rand(rs);
-	if (H.update_ns) {
-		u64 ns = r % (2 * H.update_ns + 1);
-		if (ns < 50000) {
-			u64 end = native_raw_ns() + ns;
-			while (native_raw_ns() < end && !stress_stop())
-				__builtin_ia32_pause();
-		} else {
-			struct timespec ts = { (time_t)(ns / NSEC_PER_SEC), (long)(ns % NSEC_PER_SEC) };
-			nanosleep(&ts, NULL);
-		}
-		return;
-	}
-	/* adversarial: mostly back to back, sometimes a short spin, rarely a yield */
-	if ((r & 7) == 0)
-		for (u64 i = (r >> 8) & 1023; i; i--)
-			__builtin_ia32_pause();
-	else if ((r & 255) == 1)
-		sched_yield();
-}
-
 /*
  * vCPU v's record re-anchored at the current TSC with a slightly different
  * rate (mul +- 1..MUL_JITTER): continuous at the anchor, and the page derived
@@ -392,7 +370,7 @@ static void *host_thread(struct stress_worker *w)
 	u64 last_toggle = native_raw_ns(), last_setclock = last_toggle;
 
 	while (!stress_stop()) {
-		host_pause(&rs);
+		stress_host_pause(&rs, H.update_ns);
 		u64 r = stress_rand(&rs);
 		u64 now = native_raw_ns();
 		int v = (int)((r >> 8) % (u64)h->nr_vcpus);
@@ -622,30 +600,9 @@ static void *reader_thread(struct stress_worker *w)
 
 /* --------------------------------------------------------- set-up ---- */
 
-/* One (tsc, raw ns) pair: the tightest of a few RDTSCP-bracketed reads. */
-static void tsc_raw_pair(u64 *tsc, u64 *raw)
-{
-	u64 best = U64_MAX;
-	for (int i = 0; i < 16; i++) {
-		u64 a = native_host_tsc(), r = native_raw_ns(), b = native_host_tsc();
-		if (b - a < best) {
-			best = b - a;
-			*tsc = a + (b - a) / 2;
-			*raw = r;
-		}
-	}
-}
-
 static void calibrate(void)
 {
-	u64 t0, r0, t1, r1;
-	tsc_raw_pair(&t0, &r0);
-	struct timespec ts = { 0, 200 * 1000 * 1000 };
-	nanosleep(&ts, NULL);
-	tsc_raw_pair(&t1, &r1);
-	H.khz = (u32)(((u128)(t1 - t0) * 1000000u + (r1 - r0) / 2) / (r1 - r0));
-	H.tsc0 = t1;
-	H.raw0 = r1;
+	stress_calibrate_tsc(&H.khz, &H.tsc0, &H.raw0);
 
 	/* the guest's rate (kvm_get_time_scale, +- MUL_JITTER) against the host clock's 10^6/khz */
 	s8 shift;
@@ -665,13 +622,8 @@ static int reader_ids[64];
 static bool hv_start(struct stress_opts *o)
 {
 	struct pv_selection sel;
-	char err[256];
 
-	if (o->variant && !strcmp(o->variant, "input")) {
-		fprintf(stderr, "pvfuzz-stress: --variant input: only fuzz targets choose from input\n");
-		return false;
-	}
-	if (o->variant) {
+	if (o->variant && strcmp(o->variant, "input") != 0) {
 		/* "a,,b", ",a", "a,": an empty name is a typo, not "mainline" */
 		const char *p = o->variant;
 		size_t len = strlen(p);
@@ -680,41 +632,17 @@ static bool hv_start(struct stress_opts *o)
 			return false;
 		}
 	}
-	if (!pv_select(PV_HV_TSCPAGE, o->variant, &sel, err, sizeof(err))) {
-		fprintf(stderr, "pvfuzz-stress: --variant: %s\n", err);
+	if (!stress_select(PV_HV_TSCPAGE, o->variant, &sel))
 		return false;
-	}
-	if (!sel.role[PV_READER] || !sel.role[PV_WRITER]) {
-		fprintf(stderr, "pvfuzz-stress: --variant: no hv_tscpage reader and writer to run\n");
-		return false;
-	}
-	stress_set_label(sel.label);
 	H.rops = sel.role[PV_READER]->ops;
-	H.wops = sel.role[PV_WRITER]->ops;
+	hv_writer_ops_resolve(&H.ops, sel.role[PV_WRITER]->ops);
+	H.wops = &H.ops;
 	for (size_t i = 0; i < ARRAY_SIZE(vdso_only); i++)
 		H.all_vdso |= !strcmp(sel.role[PV_READER]->name, vdso_only[i]);
 	H.skew = o->skew;
 	H.update_ns = o->update_ns;
 
-	int cpus[NATIVE_MAX_CPUS];
-	int n = native_usable_cpus(cpus, NATIVE_MAX_CPUS);
-	H.nv = n < PV_MAX_VCPUS ? n : PV_MAX_VCPUS;
-	if (n > PV_MAX_VCPUS)
-		printf("%d CPUs usable: the guest gets the first %d (PV_MAX_VCPUS)\n", n, PV_MAX_VCPUS);
-	native_set_vcpus(cpus, H.nv);
-
-	char cs[32] = "";
-	FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
-	if (f) {
-		if (!fgets(cs, sizeof(cs), f))
-			cs[0] = 0;
-		fclose(f);
-	}
-	if (H.nv > 1 && cs[0] && strncmp(cs, "tsc", 3) != 0)
-		printf("note: the kernel's clocksource is %.*s, not tsc: this machine's TSCs may not be "
-		       "synchronised, and cross-CPU findings may be the machine's\n",
-		       (int)strcspn(cs, "\n"), cs);
-
+	H.nv = stress_setup_vcpus(PV_MAX_VCPUS);
 	calibrate();
 	pthread_mutex_init(&H.host_lock, NULL);
 
@@ -741,6 +669,7 @@ static bool hv_start(struct stress_opts *o)
 	memset(H.page, 0, sizeof(*H.page));
 	vm->hv.tsc_page = H.page;
 	vm->hv.publish = w_publish_page;
+	vm->ops = H.wops;
 	native_set_exit_handler(hv_vm_exit);
 
 	/*

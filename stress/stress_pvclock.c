@@ -84,7 +84,8 @@ struct slot {
 
 static struct {
 	const struct pvclock_reader_ops *rops;
-	const struct pvclock_writer_ops *wops;
+	const struct pvclock_writer_ops *wops; /* = &ops */
+	struct pvclock_writer_ops ops;         /* the writer, NULL members resolved */
 	const struct pvclock_reader_ops *syscall; /* the vDSO's fallback: kvm_clock_read() */
 	struct kvm_clock_host h;                  /* host state: under host_lock */
 	struct pvclock_guest g;
@@ -228,36 +229,13 @@ static u64 pvclock_vm_exit(enum pv_exit_reason r, u64 a0, u64 a1)
 
 /* ---------------------------------------------------------- writer --- */
 
-static void host_pause(u64 *rs)
-{
-	u64 r = stress_rand(rs);
-	if (P.update_ns) {
-		u64 ns = r % (2 * P.update_ns + 1);
-		if (ns < 50000) {
-			u64 end = native_raw_ns() + ns;
-			while (native_raw_ns() < end && !stress_stop())
-				__builtin_ia32_pause();
-		} else {
-			struct timespec ts = { (time_t)(ns / NSEC_PER_SEC), (long)(ns % NSEC_PER_SEC) };
-			nanosleep(&ts, NULL);
-		}
-		return;
-	}
-	/* adversarial: mostly back to back, sometimes a short spin, rarely a yield */
-	if ((r & 7) == 0)
-		for (u64 i = (r >> 8) & 1023; i; i--)
-			__builtin_ia32_pause();
-	else if ((r & 255) == 1)
-		sched_yield();
-}
-
 static void *host_thread(struct stress_worker *w)
 {
 	struct kvm_clock_host *h = &P.h;
 	u64 rs = stress_seed(1);
 
 	while (!stress_stop()) {
-		host_pause(&rs);
+		stress_host_pause(&rs, P.update_ns);
 		u64 r = stress_rand(&rs);
 		int v = (int)((r >> 8) % (u64)h->nr_vcpus);
 		pthread_mutex_lock(&P.host_lock);
@@ -437,30 +415,9 @@ static void *reader_thread(struct stress_worker *w)
 
 /* --------------------------------------------------------- set-up ---- */
 
-/* One (tsc, raw ns) pair: the tightest of a few RDTSCP-bracketed reads. */
-static void tsc_raw_pair(u64 *tsc, u64 *raw)
-{
-	u64 best = U64_MAX;
-	for (int i = 0; i < 16; i++) {
-		u64 a = native_host_tsc(), r = native_raw_ns(), b = native_host_tsc();
-		if (b - a < best) {
-			best = b - a;
-			*tsc = a + (b - a) / 2;
-			*raw = r;
-		}
-	}
-}
-
 static void calibrate(void)
 {
-	u64 t0, r0, t1, r1;
-	tsc_raw_pair(&t0, &r0);
-	struct timespec ts = { 0, 200 * 1000 * 1000 };
-	nanosleep(&ts, NULL);
-	tsc_raw_pair(&t1, &r1);
-	P.khz = (u32)(((u128)(t1 - t0) * 1000000u + (r1 - r0) / 2) / (r1 - r0));
-	P.tsc0 = t1;
-	P.raw0 = r1;
+	stress_calibrate_tsc(&P.khz, &P.tsc0, &P.raw0);
 
 	/* the guest's rate (kvm_get_time_scale) against the host clock's 10^6/khz */
 	s8 shift;
@@ -477,47 +434,17 @@ static int reader_ids[64];
 static bool pvclock_start(struct stress_opts *o)
 {
 	struct pv_selection sel;
-	char err[256];
 
-	if (o->variant && !strcmp(o->variant, "input")) {
-		fprintf(stderr, "pvfuzz-stress: --variant input: only fuzz targets choose from input\n");
+	if (!stress_select(PV_PVCLOCK, o->variant, &sel))
 		return false;
-	}
-	if (!pv_select(PV_PVCLOCK, o->variant, &sel, err, sizeof(err))) {
-		fprintf(stderr, "pvfuzz-stress: --variant: %s\n", err);
-		return false;
-	}
-	if (!sel.role[PV_READER] || !sel.role[PV_WRITER]) {
-		fprintf(stderr, "pvfuzz-stress: --variant: no pvclock reader and writer to run\n");
-		return false;
-	}
-	stress_set_label(sel.label);
 	P.rops = sel.role[PV_READER]->ops;
-	P.wops = sel.role[PV_WRITER]->ops;
+	pvclock_writer_ops_resolve(&P.ops, sel.role[PV_WRITER]->ops);
+	P.wops = &P.ops;
 	P.syscall = pv_variant_find("pvclock_kernel")->ops;
 	P.skew = o->skew;
 	P.update_ns = o->update_ns;
 
-	int cpus[NATIVE_MAX_CPUS];
-	int n = native_usable_cpus(cpus, NATIVE_MAX_CPUS);
-	P.nv = n < PV_MAX_VCPUS ? n : PV_MAX_VCPUS;
-	if (n > PV_MAX_VCPUS)
-		printf("%d CPUs usable: the guest gets the first %d (PV_MAX_VCPUS)\n", n, PV_MAX_VCPUS);
-	native_set_vcpus(cpus, P.nv);
-
-	/* cross-CPU oracles assume the machine's TSCs are synchronised, as the kernel does */
-	char cs[32] = "";
-	FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
-	if (f) {
-		if (!fgets(cs, sizeof(cs), f))
-			cs[0] = 0;
-		fclose(f);
-	}
-	if (P.nv > 1 && cs[0] && strncmp(cs, "tsc", 3) != 0)
-		printf("note: the kernel's clocksource is %.*s, not tsc: this machine's TSCs may not be "
-		       "synchronised, and cross-CPU findings may be the machine's\n",
-		       (int)strcspn(cs, "\n"), cs);
-
+	P.nv = stress_setup_vcpus(PV_MAX_VCPUS);
 	calibrate();
 	pthread_mutex_init(&P.host_lock, NULL);
 
@@ -539,6 +466,7 @@ static bool pvclock_start(struct stress_opts *o)
 	h->vcpu_in_host = w_vcpu_in_host;
 	h->vcpu_order = w_vcpu_order;
 	h->publish = w_publish;
+	h->ops = P.wops;
 
 	P.g.hv_clock = h->guest;
 	P.g.nr_cpus = P.nv;

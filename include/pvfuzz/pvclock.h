@@ -157,14 +157,32 @@ struct kvm_clock_host {
 	void (*publish_master)(struct kvm_clock_host *h, bool use_master_clock, u64 master_kernel_ns,
 			       u64 master_cycle_now);
 	void *world;
+	/*
+	 * The writer the VM runs, pvclock_writer_ops_resolve()d; NULL means
+	 * mainline.  The mainline building blocks reach the writer's hooks
+	 * through it (pv_setup_guest_pvclock() ...).
+	 */
+	const struct pvclock_writer_ops *ops;
 };
 
+/*
+ * A writer.  The first five members are optional, NULL means mainline (the
+ * function named in the comment); the harnesses call the entry points
+ * masterclock_update, guest_time_update and write_record, and the mainline
+ * ones call the writer's guest_time_compute, setup_guest_pvclock and
+ * guest_time_update.  So a patch to kvm_setup_guest_pvclock() is just
+ * { .setup_guest_pvclock = my_setup_guest_pvclock, .hypercall = kvm_pv_clock_pairing }.
+ */
 struct pvclock_writer_ops {
+	/* kvm_guest_time_compute(): the record vCPU v's clock update would write */
+	bool (*guest_time_compute)(struct kvm_clock_host *h, int v, struct pvclock_vcpu_time_info *hv);
+	/* kvm_setup_guest_pvclock(): publish a record in vCPU v's guest memory */
+	void (*setup_guest_pvclock)(struct kvm_clock_host *h, int v, struct pvclock_vcpu_time_info *ref);
 	/* kvm_update_masterclock(): recompute the master copy, update every vCPU */
 	void (*masterclock_update)(struct kvm_clock_host *h);
 	/* kvm_guest_time_update(v): KVM_REQ_CLOCK_UPDATE on vCPU v */
 	void (*guest_time_update)(struct kvm_clock_host *h, int v);
-	/* publish an explicit record (adversarial payload) for vCPU v */
+	/* kvm_write_record(): publish an explicit record (adversarial payload) for vCPU v */
 	void (*write_record)(struct kvm_clock_host *h, int v, const struct pvclock_vcpu_time_info *ref);
 	/* a hypercall from vCPU v; NULL means mainline kvm_pv_clock_pairing() */
 	u64 (*hypercall)(struct kvm_clock_host *h, int v, u64 nr, u64 arg);
@@ -177,7 +195,19 @@ struct pvclock_writer_ops {
 			       void (*apply)(struct kvm_clock_host *h, u32 khz));
 };
 
-/* Mainline KVM building blocks (src/clock/pvclock_kvm.c). */
+/*
+ * *out = *ops with its NULL members from guest_time_compute to write_record
+ * filled in with mainline's; a harness calls the writer through out and
+ * sets h->ops = out.
+ */
+void pvclock_writer_ops_resolve(struct pvclock_writer_ops *out, const struct pvclock_writer_ops *ops);
+
+/*
+ * Mainline KVM building blocks (src/clock/pvclock_kvm.c).
+ * kvm_guest_time_update(), kvm_update_masterclock() and kvm_write_record()
+ * compute, publish and update each vCPU with the VM's writer's hooks
+ * (pv_guest_time_compute() ... below).
+ */
 void kvm_setup_guest_pvclock(struct kvm_clock_host *h, int v, struct pvclock_vcpu_time_info *ref);
 /*
  * The pvclock_sc write section around a new master copy:
@@ -218,6 +248,22 @@ void kvmclock_cpufreq_notifier_with(struct kvm_clock_host *h, u32 new_khz,
 /* kvm_start/end_pvclock_update(): MCLOCK_INPROGRESS keeps every vCPU out. */
 void kvm_start_pvclock_update(struct kvm_clock_host *h);
 void kvm_end_pvclock_update(struct kvm_clock_host *h);
+
+/* What the VM's writer does there (h->ops, or mainline without one). */
+static inline bool pv_guest_time_compute(struct kvm_clock_host *h, int v, struct pvclock_vcpu_time_info *hv)
+{
+	return (h->ops ? h->ops->guest_time_compute : kvm_guest_time_compute)(h, v, hv);
+}
+
+static inline void pv_setup_guest_pvclock(struct kvm_clock_host *h, int v, struct pvclock_vcpu_time_info *ref)
+{
+	(h->ops ? h->ops->setup_guest_pvclock : kvm_setup_guest_pvclock)(h, v, ref);
+}
+
+static inline void pv_guest_time_update(struct kvm_clock_host *h, int v)
+{
+	(h->ops ? h->ops->guest_time_update : kvm_guest_time_update)(h, v);
+}
 
 /*
  * Registration helpers for variant files: the remaining arguments are

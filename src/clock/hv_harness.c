@@ -51,7 +51,7 @@ struct hv_gen {
 
 struct hv_world {
 	const struct hv_reader_ops *rops;
-	const struct hv_writer_ops *wops;
+	const struct hv_writer_ops *wops; /* the writer, NULL members resolved */
 	struct kvm_hv_vm vm;
 	struct ms_hyperv_tsc_page *page;
 	struct pvclock_guest guest;
@@ -433,6 +433,8 @@ static void reader_fiber(void *arg)
 
 /* --------------------------------------------------------- scenario --- */
 
+static struct hv_writer_ops wops_resolved;
+
 void hv_scenario_run(const struct hv_reader_ops *rops, const struct hv_writer_ops *wops,
 		     const char *label, struct fdp *in)
 {
@@ -450,7 +452,8 @@ void hv_scenario_run(const struct hv_reader_ops *rops, const struct hv_writer_op
 
 	memset(&W, 0, sizeof(W));
 	W.rops = rops;
-	W.wops = wops;
+	hv_writer_ops_resolve(&wops_resolved, wops);
+	W.wops = &wops_resolved;
 	W.in = in;
 	W.nr_readers = 1 + (shape >> 2) % MAX_READERS;
 	W.nr_reads = 1 + ((shape >> 4) & 3);
@@ -483,6 +486,7 @@ void hv_scenario_run(const struct hv_reader_ops *rops, const struct hv_writer_op
 	W.page = sim_shared_alloc(sizeof(struct ms_hyperv_tsc_page), 64);
 	vm->hv.tsc_page = W.page;
 	vm->hv.publish = w_publish_page;
+	vm->ops = W.wops;
 
 	W.guest.hv_clock = h->guest;
 	W.guest.nr_cpus = cfg.nr_cpus;
@@ -500,7 +504,7 @@ void hv_scenario_run(const struct hv_reader_ops *rops, const struct hv_writer_op
 	 */
 	kvm_hv_set_msr(vm, 0, HV_X64_MSR_REFERENCE_TSC,
 		       (0xfeedULL << HV_X64_MSR_TSC_REFERENCE_ADDRESS_SHIFT) | HV_X64_MSR_TSC_REFERENCE_ENABLE);
-	wops->masterclock_update(vm);
+	W.wops->masterclock_update(vm);
 
 	W.host_fiber = sim_spawn("kvm", writer_fiber, NULL, SIM_HOST_CPU, false);
 	for (int i = 0; i < W.nr_readers; i++) {

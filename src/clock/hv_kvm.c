@@ -101,7 +101,7 @@ void kvm_hv_guest_time_update(struct kvm_hv_vm *vm, int v)
 	if (!kvm_guest_time_compute(h, v, &hv_clock))
 		return;
 	kvm_setup_guest_pvclock(h, v, &hv_clock);
-	kvm_hv_setup_tsc_page(vm, &h->vcpu[v].hv_clock);
+	hv_setup_tsc_page(vm, &h->vcpu[v].hv_clock);
 }
 
 /*
@@ -117,7 +117,7 @@ void kvm_hv_update_masterclock_with(struct kvm_hv_vm *vm, void (*update)(struct 
 	struct kvm_clock_host *h = &vm->clock;
 
 	if (request)
-		kvm_hv_request_tsc_page_update(vm);
+		hv_request_tsc_page_update(vm);
 	kvm_start_pvclock_update(h);
 	pvclock_update_vm_gtod_copy(h);
 	for (int k = 0; k < h->nr_vcpus; k++) {
@@ -130,7 +130,7 @@ void kvm_hv_update_masterclock_with(struct kvm_hv_vm *vm, void (*update)(struct 
 
 void kvm_hv_update_masterclock(struct kvm_hv_vm *vm)
 {
-	kvm_hv_update_masterclock_with(vm, kvm_hv_guest_time_update, true);
+	kvm_hv_update_masterclock_with(vm, hv_guest_time_update, true);
 }
 
 /* get_kvmclock_ns() / __get_kvmclock() */
@@ -161,7 +161,7 @@ void kvm_hv_set_clock_with(struct kvm_hv_vm *vm, u64 delta_ns,
 	u64 now_raw_ns;
 
 	if (request)
-		kvm_hv_request_tsc_page_update(vm);
+		hv_request_tsc_page_update(vm);
 	kvm_start_pvclock_update(h);
 	pvclock_update_vm_gtod_copy(h);
 	if (h->use_master_clock)
@@ -179,7 +179,7 @@ void kvm_hv_set_clock_with(struct kvm_hv_vm *vm, u64 delta_ns,
 
 void kvm_hv_set_clock(struct kvm_hv_vm *vm, u64 delta_ns)
 {
-	kvm_hv_set_clock_with(vm, delta_ns, kvm_hv_guest_time_update, true);
+	kvm_hv_set_clock_with(vm, delta_ns, hv_guest_time_update, true);
 }
 
 /*
@@ -207,9 +207,28 @@ void kvm_hv_write_page(struct kvm_hv_vm *vm, const struct ms_hyperv_tsc_page *im
 /* An explicit kvmclock record for vCPU v (adversarial), then the page from it. */
 void kvm_hv_write_record(struct kvm_hv_vm *vm, int v, const struct pvclock_vcpu_time_info *rec)
 {
-	kvm_hv_request_tsc_page_update(vm);
+	hv_request_tsc_page_update(vm);
 	kvm_write_record(&vm->clock, v, rec);
-	kvm_hv_setup_tsc_page(vm, &vm->clock.vcpu[v].hv_clock);
+	hv_setup_tsc_page(vm, &vm->clock.vcpu[v].hv_clock);
+}
+
+void hv_writer_ops_resolve(struct hv_writer_ops *out, const struct hv_writer_ops *ops)
+{
+	*out = *ops;
+	if (!out->setup_tsc_page)
+		out->setup_tsc_page = kvm_hv_setup_tsc_page;
+	if (!out->request_tsc_page_update)
+		out->request_tsc_page_update = kvm_hv_request_tsc_page_update;
+	if (!out->masterclock_update)
+		out->masterclock_update = kvm_hv_update_masterclock;
+	if (!out->guest_time_update)
+		out->guest_time_update = kvm_hv_guest_time_update;
+	if (!out->set_clock)
+		out->set_clock = kvm_hv_set_clock;
+	if (!out->write_page)
+		out->write_page = kvm_hv_write_page;
+	if (!out->write_record)
+		out->write_record = kvm_hv_write_record;
 }
 
 /* get_time_ref_counter(): the MSR agrees with the page while it is SET. */

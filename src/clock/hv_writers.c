@@ -7,13 +7,8 @@
 
 /* ---------------------------------------------------------- mainline -- */
 
-static const struct hv_writer_ops kvm_hv_writer_ops = {
-	.masterclock_update = kvm_hv_update_masterclock,
-	.guest_time_update = kvm_hv_guest_time_update,
-	.set_clock = kvm_hv_set_clock,
-	.write_page = kvm_hv_write_page,
-	.write_record = kvm_hv_write_record,
-};
+/* Every member NULL: kvm_hv_setup_tsc_page() and the rest of hv_kvm.c. */
+static const struct hv_writer_ops kvm_hv_writer_ops = { 0 };
 
 HV_WRITER(kvm_hv_writer, kvm_hv_writer_ops,
 	.flags = PV_MAINLINE,
@@ -44,22 +39,9 @@ static void kvm_hv_vcpu0_time_update(struct kvm_hv_vm *vm, int v)
 		kvm_hv_setup_tsc_page(vm, &h->vcpu[v].hv_clock);
 }
 
-static void kvm_hv_vcpu0_masterclock(struct kvm_hv_vm *vm)
-{
-	kvm_hv_update_masterclock_with(vm, kvm_hv_vcpu0_time_update, true);
-}
-
-static void kvm_hv_vcpu0_set_clock(struct kvm_hv_vm *vm, u64 delta_ns)
-{
-	kvm_hv_set_clock_with(vm, delta_ns, kvm_hv_vcpu0_time_update, true);
-}
-
+/* The masterclock update and KVM_SET_CLOCK run it on every vCPU. */
 static const struct hv_writer_ops kvm_hv_writer_vcpu0_only_ops = {
-	.masterclock_update = kvm_hv_vcpu0_masterclock,
 	.guest_time_update = kvm_hv_vcpu0_time_update,
-	.set_clock = kvm_hv_vcpu0_set_clock,
-	.write_page = kvm_hv_write_page,
-	.write_record = kvm_hv_write_record,
 };
 
 HV_WRITER(kvm_hv_writer_vcpu0_only, kvm_hv_writer_vcpu0_only_ops,
@@ -122,35 +104,26 @@ static void kvm_hv_request_ignore_reenlightenment(struct kvm_hv_vm *vm)
 		vm->hv.hv_tsc_page_status = HV_TSC_PAGE_HOST_CHANGED;
 }
 
-static void kvm_hv_reenl_time_update(struct kvm_hv_vm *vm, int v)
-{
-	struct kvm_clock_host *h = &vm->clock;
-	struct pvclock_vcpu_time_info hv_clock;
-
-	if (!kvm_guest_time_compute(h, v, &hv_clock))
-		return;
-	kvm_setup_guest_pvclock(h, v, &hv_clock);
-	kvm_hv_setup_tsc_page_ignore_reenlightenment(vm, &h->vcpu[v].hv_clock);
-}
-
-static void kvm_hv_reenl_masterclock(struct kvm_hv_vm *vm)
-{
-	kvm_hv_request_ignore_reenlightenment(vm);
-	kvm_hv_update_masterclock_with(vm, kvm_hv_reenl_time_update, false);
-}
-
+/* KVM_SET_CLOCK: the page update is requested before the clock is read. */
 static void kvm_hv_reenl_set_clock(struct kvm_hv_vm *vm, u64 delta_ns)
 {
 	kvm_hv_request_ignore_reenlightenment(vm);
-	kvm_hv_set_clock_with(vm, delta_ns, kvm_hv_reenl_time_update, false);
+	kvm_hv_set_clock_with(vm, delta_ns, kvm_hv_guest_time_update, false);
+}
+
+/* The adversarial record path is mainline's, opt-in check included. */
+static void kvm_hv_reenl_write_record(struct kvm_hv_vm *vm, int v, const struct pvclock_vcpu_time_info *rec)
+{
+	kvm_hv_request_tsc_page_update(vm);
+	kvm_write_record(&vm->clock, v, rec);
+	kvm_hv_setup_tsc_page(vm, &vm->clock.vcpu[v].hv_clock);
 }
 
 static const struct hv_writer_ops kvm_hv_writer_ignore_reenlightenment_ops = {
-	.masterclock_update = kvm_hv_reenl_masterclock,
-	.guest_time_update = kvm_hv_reenl_time_update,
+	.setup_tsc_page = kvm_hv_setup_tsc_page_ignore_reenlightenment,
+	.request_tsc_page_update = kvm_hv_request_ignore_reenlightenment,
 	.set_clock = kvm_hv_reenl_set_clock,
-	.write_page = kvm_hv_write_page,
-	.write_record = kvm_hv_write_record,
+	.write_record = kvm_hv_reenl_write_record,
 };
 
 HV_WRITER(kvm_hv_writer_ignore_reenlightenment, kvm_hv_writer_ignore_reenlightenment_ops,
@@ -209,40 +182,8 @@ static void hv_setup_tsc_page_tlfs40b(struct kvm_hv_vm *vm, const struct pvclock
 	hv->hv_tsc_page_status = HV_TSC_PAGE_SET;
 }
 
-static void kvm_hv_tlfs40b_time_update(struct kvm_hv_vm *vm, int v)
-{
-	struct kvm_clock_host *h = &vm->clock;
-	struct pvclock_vcpu_time_info hv_clock;
-
-	if (!kvm_guest_time_compute(h, v, &hv_clock))
-		return;
-	kvm_setup_guest_pvclock(h, v, &hv_clock);
-	hv_setup_tsc_page_tlfs40b(vm, &h->vcpu[v].hv_clock);
-}
-
-static void kvm_hv_tlfs40b_masterclock(struct kvm_hv_vm *vm)
-{
-	kvm_hv_update_masterclock_with(vm, kvm_hv_tlfs40b_time_update, true);
-}
-
-static void kvm_hv_tlfs40b_set_clock(struct kvm_hv_vm *vm, u64 delta_ns)
-{
-	kvm_hv_set_clock_with(vm, delta_ns, kvm_hv_tlfs40b_time_update, true);
-}
-
-static void kvm_hv_tlfs40b_write_record(struct kvm_hv_vm *vm, int v, const struct pvclock_vcpu_time_info *rec)
-{
-	kvm_hv_request_tsc_page_update(vm);
-	kvm_write_record(&vm->clock, v, rec);
-	hv_setup_tsc_page_tlfs40b(vm, &vm->clock.vcpu[v].hv_clock);
-}
-
 static const struct hv_writer_ops kvm_hv_writer_tlfs_invalid_ffffffff_ops = {
-	.masterclock_update = kvm_hv_tlfs40b_masterclock,
-	.guest_time_update = kvm_hv_tlfs40b_time_update,
-	.set_clock = kvm_hv_tlfs40b_set_clock,
-	.write_page = kvm_hv_write_page,
-	.write_record = kvm_hv_tlfs40b_write_record,
+	.setup_tsc_page = hv_setup_tsc_page_tlfs40b,
 };
 
 HV_WRITER(kvm_hv_writer_tlfs_invalid_ffffffff, kvm_hv_writer_tlfs_invalid_ffffffff_ops,
@@ -299,34 +240,6 @@ static void hv_setup_tsc_page_no_invalidate(struct kvm_hv_vm *vm,
 	hv->hv_tsc_page_status = HV_TSC_PAGE_SET;
 }
 
-static void kvm_hv_noinv_time_update(struct kvm_hv_vm *vm, int v)
-{
-	struct kvm_clock_host *h = &vm->clock;
-	struct pvclock_vcpu_time_info hv_clock;
-
-	if (!kvm_guest_time_compute(h, v, &hv_clock))
-		return;
-	kvm_setup_guest_pvclock(h, v, &hv_clock);
-	hv_setup_tsc_page_no_invalidate(vm, &h->vcpu[v].hv_clock);
-}
-
-static void kvm_hv_noinv_masterclock(struct kvm_hv_vm *vm)
-{
-	kvm_hv_update_masterclock_with(vm, kvm_hv_noinv_time_update, true);
-}
-
-static void kvm_hv_noinv_set_clock(struct kvm_hv_vm *vm, u64 delta_ns)
-{
-	kvm_hv_set_clock_with(vm, delta_ns, kvm_hv_noinv_time_update, true);
-}
-
-static void kvm_hv_noinv_write_record(struct kvm_hv_vm *vm, int v, const struct pvclock_vcpu_time_info *rec)
-{
-	kvm_hv_request_tsc_page_update(vm);
-	kvm_write_record(&vm->clock, v, rec);
-	hv_setup_tsc_page_no_invalidate(vm, &vm->clock.vcpu[v].hv_clock);
-}
-
 /*
  * ACRN sets the page up from the guest's HV_X64_MSR_REFERENCE_TSC write, on
  * the exiting vCPU, while the other vCPUs keep running.
@@ -339,11 +252,7 @@ static void kvm_hv_noinv_set_msr(struct kvm_hv_vm *vm, int v, u32 msr, u64 data)
 }
 
 static const struct hv_writer_ops kvm_hv_writer_no_invalidate_ops = {
-	.masterclock_update = kvm_hv_noinv_masterclock,
-	.guest_time_update = kvm_hv_noinv_time_update,
-	.set_clock = kvm_hv_noinv_set_clock,
-	.write_page = kvm_hv_write_page,
-	.write_record = kvm_hv_noinv_write_record,
+	.setup_tsc_page = hv_setup_tsc_page_no_invalidate,
 	.set_msr = kvm_hv_noinv_set_msr,
 };
 
@@ -397,40 +306,8 @@ static void hv_setup_tsc_page_no_wmb(struct kvm_hv_vm *vm, const struct pvclock_
 	hv->hv_tsc_page_status = HV_TSC_PAGE_SET;
 }
 
-static void kvm_hv_nowmb_time_update(struct kvm_hv_vm *vm, int v)
-{
-	struct kvm_clock_host *h = &vm->clock;
-	struct pvclock_vcpu_time_info hv_clock;
-
-	if (!kvm_guest_time_compute(h, v, &hv_clock))
-		return;
-	kvm_setup_guest_pvclock(h, v, &hv_clock);
-	hv_setup_tsc_page_no_wmb(vm, &h->vcpu[v].hv_clock);
-}
-
-static void kvm_hv_nowmb_masterclock(struct kvm_hv_vm *vm)
-{
-	kvm_hv_update_masterclock_with(vm, kvm_hv_nowmb_time_update, true);
-}
-
-static void kvm_hv_nowmb_set_clock(struct kvm_hv_vm *vm, u64 delta_ns)
-{
-	kvm_hv_set_clock_with(vm, delta_ns, kvm_hv_nowmb_time_update, true);
-}
-
-static void kvm_hv_nowmb_write_record(struct kvm_hv_vm *vm, int v, const struct pvclock_vcpu_time_info *rec)
-{
-	kvm_hv_request_tsc_page_update(vm);
-	kvm_write_record(&vm->clock, v, rec);
-	hv_setup_tsc_page_no_wmb(vm, &vm->clock.vcpu[v].hv_clock);
-}
-
 static const struct hv_writer_ops kvm_hv_writer_no_wmb_ops = {
-	.masterclock_update = kvm_hv_nowmb_masterclock,
-	.guest_time_update = kvm_hv_nowmb_time_update,
-	.set_clock = kvm_hv_nowmb_set_clock,
-	.write_page = kvm_hv_write_page,
-	.write_record = kvm_hv_nowmb_write_record,
+	.setup_tsc_page = hv_setup_tsc_page_no_wmb,
 };
 
 HV_WRITER(kvm_hv_writer_no_wmb, kvm_hv_writer_no_wmb_ops,
@@ -488,40 +365,8 @@ static void hv_setup_tsc_page_stale(struct kvm_hv_vm *vm, const struct pvclock_v
 	hv->hv_tsc_page_status = HV_TSC_PAGE_SET;
 }
 
-static void kvm_hv_stale_time_update(struct kvm_hv_vm *vm, int v)
-{
-	struct kvm_clock_host *h = &vm->clock;
-	struct pvclock_vcpu_time_info hv_clock;
-
-	if (!kvm_guest_time_compute(h, v, &hv_clock))
-		return;
-	kvm_setup_guest_pvclock(h, v, &hv_clock);
-	hv_setup_tsc_page_stale(vm, &h->vcpu[v].hv_clock);
-}
-
-static void kvm_hv_stale_masterclock(struct kvm_hv_vm *vm)
-{
-	kvm_hv_update_masterclock_with(vm, kvm_hv_stale_time_update, true);
-}
-
-static void kvm_hv_stale_set_clock(struct kvm_hv_vm *vm, u64 delta_ns)
-{
-	kvm_hv_set_clock_with(vm, delta_ns, kvm_hv_stale_time_update, true);
-}
-
-static void kvm_hv_stale_write_record(struct kvm_hv_vm *vm, int v, const struct pvclock_vcpu_time_info *rec)
-{
-	kvm_hv_request_tsc_page_update(vm);
-	kvm_write_record(&vm->clock, v, rec);
-	hv_setup_tsc_page_stale(vm, &vm->clock.vcpu[v].hv_clock);
-}
-
 static const struct hv_writer_ops kvm_hv_writer_stale_on_failure_ops = {
-	.masterclock_update = kvm_hv_stale_masterclock,
-	.guest_time_update = kvm_hv_stale_time_update,
-	.set_clock = kvm_hv_stale_set_clock,
-	.write_page = kvm_hv_write_page,
-	.write_record = kvm_hv_stale_write_record,
+	.setup_tsc_page = hv_setup_tsc_page_stale,
 };
 
 HV_WRITER(kvm_hv_writer_stale_on_failure, kvm_hv_writer_stale_on_failure_ops,

@@ -499,6 +499,8 @@ static void vmm_fiber(void *arg)
 
 /* --------------------------------------------------------- scenario --- */
 
+static struct pvclock_writer_ops wops_resolved;
+
 void pvclock_scenario_run(const struct pvclock_reader_ops *rops, const struct pvclock_writer_ops *wops,
 			  const char *label, struct fdp *in)
 {
@@ -525,7 +527,8 @@ void pvclock_scenario_run(const struct pvclock_reader_ops *rops, const struct pv
 		rops = pv_variant_find("pvclock_kernel")->ops;
 	}
 	W.rops = rops;
-	W.wops = wops;
+	pvclock_writer_ops_resolve(&wops_resolved, wops);
+	W.wops = &wops_resolved;
 	W.in = in;
 	W.nr_readers = 1 + (shape >> 2) % MAX_READERS;
 	W.nr_reads = 1 + ((shape >> 4) & 3);
@@ -552,6 +555,7 @@ void pvclock_scenario_run(const struct pvclock_reader_ops *rops, const struct pv
 	h->vcpu_order = w_vcpu_order;
 	h->publish = w_publish;
 	h->publish_master = w_publish_master;
+	h->ops = W.wops;
 	W.h = h;
 	w_publish_master(h, false, 0, 0); /* generation 0: the zeroed master copy, seq 0 */
 

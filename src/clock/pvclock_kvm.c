@@ -119,8 +119,8 @@ void kvm_guest_time_update(struct kvm_clock_host *h, int v)
 {
 	struct pvclock_vcpu_time_info hv;
 
-	if (kvm_guest_time_compute(h, v, &hv))
-		kvm_setup_guest_pvclock(h, v, &hv);
+	if (pv_guest_time_compute(h, v, &hv))
+		pv_setup_guest_pvclock(h, v, &hv);
 }
 
 /*
@@ -210,14 +210,14 @@ void kvm_update_masterclock_with(struct kvm_clock_host *h,
 
 void kvm_update_masterclock(struct kvm_clock_host *h)
 {
-	kvm_update_masterclock_with(h, kvm_guest_time_update);
+	kvm_update_masterclock_with(h, pv_guest_time_update);
 }
 
 /* Publish an explicit record (an adversarial page image) the KVM way. */
 void kvm_write_record(struct kvm_clock_host *h, int v, const struct pvclock_vcpu_time_info *ref)
 {
 	struct pvclock_vcpu_time_info hv = *ref;
-	kvm_setup_guest_pvclock(h, v, &hv);
+	pv_setup_guest_pvclock(h, v, &hv);
 }
 
 /*
@@ -313,4 +313,19 @@ void kvmclock_cpufreq_notifier(struct kvm_clock_host *h, u32 new_khz,
 			       void (*apply)(struct kvm_clock_host *h, u32 khz))
 {
 	kvmclock_cpufreq_notifier_with(h, new_khz, apply, kvm_update_masterclock);
+}
+
+void pvclock_writer_ops_resolve(struct pvclock_writer_ops *out, const struct pvclock_writer_ops *ops)
+{
+	*out = *ops;
+	if (!out->guest_time_compute)
+		out->guest_time_compute = kvm_guest_time_compute;
+	if (!out->setup_guest_pvclock)
+		out->setup_guest_pvclock = kvm_setup_guest_pvclock;
+	if (!out->masterclock_update)
+		out->masterclock_update = kvm_update_masterclock;
+	if (!out->guest_time_update)
+		out->guest_time_update = kvm_guest_time_update;
+	if (!out->write_record)
+		out->write_record = kvm_write_record;
 }
