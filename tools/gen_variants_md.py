@@ -15,6 +15,14 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET_OF = {"tlb": "tlb_flush"}
+# protocols in the registry's enum order (enum pv_protocol); unknown ones follow
+ORDER = ["pvclock", "hv_tscpage", "clock_math", "tlb"]
+# hand-written pages that go with a protocol's table
+NOTES = {
+    "tlb": "Which combinations are safe and which fail, and why: [tlb.md](tlb.md#combinations-and-their-outcomes). "
+           "Known TLB bugs the model cannot express yet (TLB-08, TLB-10, TLB-12) and its limits: "
+           "[tlb-gaps.md](tlb-gaps.md).",
+}
 
 
 def cell(s):
@@ -33,17 +41,21 @@ def render(reg):
         "**Bold** = the mainline default of its protocol and role. *Expect* is `safe` "
         "or the oracle(s) that must fire (`a|b`: either); *partner* is the counterpart "
         "it runs against when named alone (otherwise the mainline one). Bug ids refer "
-        "to `shared/reference/known-bugs.md`.",
+        "to `shared/reference/known-bugs.md`. What the TLB model cannot express "
+        "yet: [tlb-gaps.md](tlb-gaps.md).",
         "",
     ]
     protos = []
     for v in reg:
         if v["protocol"] not in protos:
             protos.append(v["protocol"])
+    protos.sort(key=lambda p: (ORDER.index(p) if p in ORDER else len(ORDER), p))
     for p in protos:
         vs = [v for v in reg if v["protocol"] == p]
         buggy = sum(1 for v in vs if (v.get("expect") or "safe") != "safe")
         out += [f"## {p} (target `{TARGET_OF.get(p, p)}`): {len(vs)} variants, {buggy} expected to fail", ""]
+        if p in NOTES:
+            out += [NOTES[p], ""]
         out += ["| variant | role | bug | expect | partner | scenario | history |",
                 "|---|---|---|---|---|---|---|"]
         for v in sorted(vs, key=lambda v: (v["role"], not v["mainline"], v["name"])):

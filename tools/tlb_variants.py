@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """List the tlb_flush variants registered in src/mm/*.c (TLB_VARIANT blocks).
 
-  tools/tlb_variants.py            markdown table (docs/tlb-variants.md)
+  tools/tlb_variants.py            markdown table (docs/variants.md, from the
+                                   registry via gen_variants_md.py, is the published one)
   tools/tlb_variants.py expect V   the expected outcome of variant V
 """
 import glob, os, re, sys

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * Clock-reader oracles on returned values (CO1, CO2, CO8) and the named
- * failure points of the snapshot oracles (CO3-CO6, CO9-CO11), which the
- * protocol harnesses (src/clock/NAME_harness.c) evaluate.
+ * Clock-reader oracles on returned values (CO1, CO2, CO8).  The snapshot
+ * oracles (CO3-CO6, CO9-CO11) are evaluated by the protocol harnesses
+ * (src/clock/NAME_harness.c); their named failure points are in
+ * src/oracle/clock_findings.c.
  */
 #include <inttypes.h>
 
