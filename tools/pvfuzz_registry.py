@@ -54,8 +54,16 @@ def select(reg, proto, spec):
     label = "+".join(v["name"] for v in chosen) or "(none)"
     alts = []
     for v in chosen:
-        for a in (v.get("expect") or "safe").split("|"):
-            if a != "safe" and a not in alts:
+        exp = v.get("expect") or "safe"
+        if exp == "safe":
+            continue
+        # a variant's expectation holds with its own partner, not with one
+        # the user put in the partner's role instead
+        pa = by_name.get(v.get("partner") or "")
+        if pa and sel.get(pa["role"]) is not pa:
+            return label, "unknown"
+        for a in exp.split("|"):
+            if a not in alts:
                 alts.append(a)
     return label, "|".join(alts) or "safe"
 
