@@ -289,17 +289,41 @@ static void reschedule(bool dying)
 
 /* ------------------------------------------------------------- events -- */
 
-static void ev_migrate(u8 arg)
+static bool migrate(struct sim_fiber *f, int cpu)
 {
-	struct sim_fiber *f = &g_sim.f[(arg & 7) % g_sim.nf];
-	int cpu = (arg >> 3) % g_sim.cfg.nr_cpus;
 	/* a task in a preempt- or IRQ-disabled section cannot be migrated */
 	if (!f->guest || f->done || f->pinned || f->preempt_count || f->irq_off || f->cpu == cpu)
-		return;
+		return false;
 	sim_sb_drain(f->cpu, SIM_SB_SIZE); /* a context switch is a full barrier */
 	f->cpu = cpu;
 	f->nhoist = 0;
 	sim_trace(SIM_OP_EVENT, NULL, "migrate", (u64)cpu);
+	return true;
+}
+
+/*
+ * arg: task (bits 0-2), target vCPU (bits 3-4); bit 7 makes it a round trip:
+ * the task comes back to its vCPU 2-8 steps later (bits 5-6) - the brief
+ * migration a user-space reader cannot see with two getcpu()s.
+ */
+static void ev_migrate(u8 arg)
+{
+	struct sim_fiber *f = &g_sim.f[(arg & 7) % g_sim.nf];
+	int from = f->cpu;
+	if (!migrate(f, ((arg >> 3) & 3) % g_sim.cfg.nr_cpus) || !(arg & 0x80))
+		return;
+	f->return_cpu = from;
+	f->return_at = g_sim.step + 2 + 2 * ((arg >> 5) & 3);
+	g_sim.returns_pending = true;
+}
+
+static void migrate_back_due(void)
+{
+	for (int i = 0; i < g_sim.nf; i++) {
+		struct sim_fiber *f = &g_sim.f[i];
+		if (f->return_at && g_sim.step >= f->return_at && migrate(f, f->return_cpu))
+			f->return_at = 0;
+	}
 }
 
 void sim_host_preempt(int cpu, u32 steps)
@@ -380,6 +404,8 @@ void sim_point(void)
 			f->prio = -(++g_sim.low);
 	while (g_sim.evi < g_sim.nev && g_sim.ev[g_sim.evi].at <= g_sim.step)
 		apply_event(&g_sim.ev[g_sim.evi++]);
+	if (g_sim.returns_pending)
+		migrate_back_due();
 	check_liveness(sim_cur());
 	reschedule(false);
 	if (g_sim.nipi) /* an interrupt is taken between two instructions */

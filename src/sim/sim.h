@@ -29,7 +29,7 @@ enum sim_op {
 /* Schedule events: part of the schedule, decoded from the input's tail. */
 enum sim_event {
 	SIM_EV_SWITCH,       /* run fiber arg (sparse) / boost it (PCT) */
-	SIM_EV_MIGRATE,      /* move guest task (arg & 7) to vCPU (arg >> 3) */
+	SIM_EV_MIGRATE,      /* move guest task (arg & 7) to vCPU (arg >> 3 & 3); bit 7: and back */
 	SIM_EV_HOST_PREEMPT, /* host deschedules vCPU (arg & 3) for 8*(arg>>2) steps */
 	SIM_EV_TSC_FREQ,     /* scenario: TSC frequency change, arg = new rate selector */
 	SIM_EV_WRITER,       /* scenario: kick the writer / hypervisor */

@@ -32,6 +32,8 @@ struct sim_fiber {
 	bool guest;
 	bool done;
 	bool in_exit;   /* running host code for its vCPU's VM exit */
+	int return_cpu; /* a round-trip migration brings the task back here */
+	u64 return_at;  /* ... at this step (0: none pending) */
 	bool in_ipi;    /* running an IPI handler (hard-IRQ context) */
 	bool pinned;    /* never migrated (a per-CPU task) */
 	int prio;
@@ -101,6 +103,7 @@ struct sim_state {
 	bool fair;
 	u8 out_of_guest; /* bit per vCPU: in the host, its guest tasks cannot run */
 	u8 in_exit;      /* bit per vCPU: a task of it is in a VM exit handler */
+	bool returns_pending; /* some round-trip migration is under way */
 	bool writer_idle;
 	int nipi;        /* IPIs queued on all vCPUs: 0 keeps delivery off the hot path */
 	bool completed;
