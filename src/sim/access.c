@@ -196,6 +196,20 @@ void pvsim_store(struct pv_site *s, volatile void *p, unsigned size, u64 v)
 		return;
 	}
 	sim_point();
+	/*
+	 * Program order to one location is kept even by the compiler: a plain
+	 * copy still pending (SIM_MODE_REORDER) that overlaps this store must
+	 * land first, or a sunk copy would overwrite a later store to the
+	 * same bytes (e.g. an odd version left behind after the even store).
+	 */
+	struct sim_fiber *f = sim_cur();
+	for (int i = 0; i < f->nplain; i++) {
+		const u8 *a = (const u8 *)f->plain[i].p, *b = (const u8 *)p;
+		if (a < b + size && b < a + f->plain[i].size) {
+			sim_commit_plain(f);
+			break;
+		}
+	}
 	store_issue(&e);
 	sim_trace(SIM_OP_STORE, s, NULL, v);
 }
