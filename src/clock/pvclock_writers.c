@@ -180,7 +180,7 @@ static const struct pvclock_writer_ops kvm_pvclock_writer_stable_unmatched_ops =
 PVCLOCK_WRITER(kvm_pvclock_writer_stable_unmatched, kvm_pvclock_writer_stable_unmatched_ops,
 	.bug = "CLK-05",
 	.partner = "pvclock_vdso",
-	.expect = "monotonic|linearizable|plausibility",
+	.expect = "monotonic|linearizable|plausibility|reference",
 	.scenario = "per-vCPU TSC skew; records are right for their own vCPU, but STABLE tells "
 		    "user space any vCPU's record fits any vCPU's TSC",
 	.history = "a host setting PVCLOCK_TSC_STABLE_BIT with unmatched TSC offsets: the "
@@ -233,7 +233,7 @@ static const struct pvclock_writer_ops kvm_pvclock_writer_single_copy_ops = {
 PVCLOCK_WRITER(kvm_pvclock_writer_single_copy, kvm_pvclock_writer_single_copy_ops,
 	.bug = "CLK-04",
 	.partner = "pvclock_vdso",
-	.expect = "torn_snapshot",
+	.expect = "torn_snapshot|flag_coherence",
 	.scenario = "the copy writes the version before some data; a reader on another vCPU "
 		    "sees the new even version with old data",
 	.history = "2.6.3x kvm_write_guest_time(): \"we just increase by 2 at the end\", one "
@@ -326,7 +326,7 @@ static const struct pvclock_writer_ops kvm_pvclock_writer_no_wmb_ops = {
 PVCLOCK_WRITER(kvm_pvclock_writer_no_wmb, kvm_pvclock_writer_no_wmb_ops,
 	.bug = "CLK-S3",
 	.partner = "pvclock_vdso",
-	.expect = "torn_snapshot",
+	.expect = "torn_snapshot|linearizable|monotonic",
 	.scenario = "compiler reordering on: the memcpy sinks below the even version store",
 	.history = "synthetic barrier deletion: kvm_setup_guest_pvclock() without smp_wmb()")
 
