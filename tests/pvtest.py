@@ -228,6 +228,26 @@ def cmd_decoder(a):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def cmd_seeds(a):
+    exe = need_exe(a.exe, "std replayer")
+    d = os.path.join(SRC, "corpora", a.target, "seeds")
+    if not os.path.isdir(d):
+        skip("corpora/%s/seeds does not exist yet" % a.target)
+    files = sorted(os.path.join(d, f) for f in os.listdir(d) if not f.startswith("."))
+    check(files, "corpora/%s/seeds is empty" % a.target)
+    res = replay_many(exe, files, None, ["--expect", "none", "--check-determinism", "10"])
+    bad = sorted((f, o) for f, (h, o) in res.items() if o != "none")
+    check(not bad, "seeds tripping an oracle with the mainline pairing: %s" % bad)
+    opt = os.path.join(SRC, "corpora", a.target, a.target + ".options")
+    if os.path.isfile(opt):
+        with open(opt) as f:
+            m = re.search(r"^\s*dict\s*=\s*(\S+)", f.read(), re.M)
+        if m:
+            check(os.path.isfile(os.path.join(SRC, "corpora", a.target, m.group(1))),
+                  "%s names a missing dictionary %s" % (opt, m.group(1)))
+    log("%d seeds: outcome none, 10 identical replays each" % len(files))
+
+
 # ---------------------------------------------------------------- regress --
 
 def regress_variant(a, reg):
@@ -493,6 +513,7 @@ def cmd_discover(a):
         lf = os.path.join(a.lf_dir, t) if a.lf_dir else ""
         afl = os.path.join(a.afl_dir, t) if a.afl_dir else ""
         base = ["--target", t, "--exe", std]
+        add("seeds.%s" % t, ["seeds"] + base, ["regress"], 300)
         add("decoder.%s" % t, ["decoder"] + base + ["--count", str(a.decoder_count)],
             ["decoder"], 900, 5)
         for case in ("unknown", "wrong-protocol", "two-same-role"):
@@ -580,6 +601,7 @@ def main():
         return p
 
     sp("registry-lister", cmd_registry_lister)
+    sp("seeds", cmd_seeds)
     p = sp("decoder", cmd_decoder)
     p.add_argument("--count", type=int, default=3000)
     p.add_argument("--seed", type=int, default=1)

@@ -326,7 +326,7 @@ static const struct pvclock_writer_ops kvm_pvclock_writer_no_wmb_ops = {
 PVCLOCK_WRITER(kvm_pvclock_writer_no_wmb, kvm_pvclock_writer_no_wmb_ops,
 	.bug = "CLK-S3",
 	.partner = "pvclock_vdso",
-	.expect = "torn_snapshot|linearizable|monotonic",
+	.expect = "torn_snapshot|flag_coherence|linearizable|monotonic",
 	.scenario = "compiler reordering on: the memcpy sinks below the even version store",
 	.history = "synthetic barrier deletion: kvm_setup_guest_pvclock() without smp_wmb()")
 
