@@ -437,15 +437,16 @@ def cmd_cli_launcher(a):
     launcher = os.path.join(SRC, "pvfuzz")
     if not os.access(launcher, os.X_OK):
         skip("./pvfuzz (the launcher) does not exist yet")
+    tmpf = tempfile.NamedTemporaryFile(prefix="pvfuzz-cli-")
     cases = {
         "unknown-subcommand": ["no-such-subcommand"],
         "unknown-option": ["--no-such-option"],
-        "unknown-target": ["replay", "no_such_target", "/dev/null"],
-        "unknown-variant": ["replay", "pvclock", "--variant", "no_such_variant", "/dev/null"],
-        "missing-file": ["replay", "pvclock", "/nonexistent/pvfuzz-no-such-file"],
+        "unknown-target": ["replay", tmpf.name, "--target", "no_such_target"],
+        "unknown-variant": ["replay", tmpf.name, "--target", "pvclock", "--variant", "no_such_variant"],
+        "missing-file": ["replay", "/nonexistent/pvfuzz-no-such-file", "--target", "pvclock"],
     }
-    rc, out, err = run([launcher] + cases[a.case], timeout=120,
-                       env={"PVFUZZ_NO_SETUP": "1"})
+    rc, out, err = run([launcher] + cases[a.case], timeout=600)
+    tmpf.close()
     expect_one_line_error(rc, err, None, "./pvfuzz %s" % " ".join(cases[a.case]))
 
 
