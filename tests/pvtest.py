@@ -25,7 +25,9 @@ SKIP = 77
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(HERE)
 SUMMARY_RE = re.compile(r"SUMMARY: pvfuzz: ([A-Za-z0-9_]+)")
-HASH_RE = re.compile(r"pvfuzz: trace-hash ([0-9a-f]{16})")
+# PVFUZZ_PRINT_HASH=1 prints "pvfuzz: trace-hash H" after a run; a finding's
+# report prints "==pvfuzz== trace-hash H" before it aborts
+HASH_RE = re.compile(r"(?:pvfuzz:|==pvfuzz==) trace-hash ([0-9a-f]{16})")
 REPLAY_RE = re.compile(r"^(.*): trace-hash ([0-9a-f]{16}) outcome ([A-Za-z0-9_]+)$")
 ORACLE_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -258,7 +260,6 @@ def regress_variant(a, reg):
     exp = expect_of(v)
     check(exp is not None, "corpora/regress/%s/%s: variant %s is safe; a reproducer for a "
           "safe variant is a false positive or a stale file" % (a.target, a.variant, a.variant))
-    check(os.path.getsize(a.file) >= 0, "")
     return v, exp
 
 
@@ -297,6 +298,8 @@ def cmd_regress_engine(a):
     exe = need_exe(a.engine_exe, "%s binary" % a.engine)
     std = need_exe(a.exe, "std replayer")
     v, exp = regress_variant(a, load_registry(a.lister))
+    check(a.engine != "afl" or os.path.getsize(a.file) > 0, "%s is empty: libAFLDriver does not run 0-byte files, so "
+          "reproducers must not be empty (tools/make_regress.sh avoids it)" % a.file)
     _, h_std, o_std, _ = std_replay(std, a.variant, a.file, "|".join(exp))
     rc, hashes, sm, err = engine_replay(exe, a.variant, a.file)
     check(rc != 0, "%s build: exit 0 on a reproducer (no finding)" % a.engine)
@@ -307,6 +310,21 @@ def cmd_regress_engine(a):
     check(hashes, "%s build printed no trace hash (PVFUZZ_PRINT_HASH=1)" % a.engine)
     check(hashes[-1] == h_std, "trace hash differs: %s %s, std %s" % (a.engine, hashes[-1], h_std))
     log("%s: %s -> %s, trace-hash %s == std" % (a.engine, os.path.basename(a.file), sm[0], h_std))
+
+
+def cmd_regress_replayer(a):
+    """Another standalone build (ASan, TSan): same oracle, same trace hash."""
+    alt = need_exe(a.engine_exe, "%s standalone replayer" % a.engine)
+    std = need_exe(a.exe, "std replayer")
+    v, exp = regress_variant(a, load_registry(a.lister))
+    _, h_std, o_std, _ = std_replay(std, a.variant, a.file, "|".join(exp))
+    rc, h, o, err = std_replay(alt, a.variant, a.file, "|".join(exp))
+    check("WARNING: ThreadSanitizer" not in err and "ERROR: AddressSanitizer" not in err,
+          "%s build: sanitizer report:\n%s" % (a.engine, err[-2000:]))
+    check(o == o_std, "%s build: outcome %s, std %s" % (a.engine, o, o_std))
+    check(h == h_std, "trace hash differs: %s %s, std %s" % (a.engine, h, h_std))
+    check(rc == 0, "%s build: replayer exit %d" % (a.engine, rc))
+    log("%s: %s -> %s, trace-hash %s == std" % (a.engine, os.path.basename(a.file), o, h))
 
 
 # ---------------------------------------------------------------- fuzzing --
@@ -553,6 +571,9 @@ def cmd_discover(a):
                                                         "--engine-exe", lf] + rb, ["regress"], 300)
                     add("regress.afl.%s.%s" % (t, tag), ["regress-engine", "--engine", "afl",
                                                          "--engine-exe", afl] + rb, ["regress"], 300)
+                    for bn, bd in (("asan", a.asan_dir), ("tsan", a.tsan_dir)):
+                        add("regress.%s.%s.%s" % (bn, t, tag), ["regress-replayer", "--engine", bn,
+                            "--engine-exe", os.path.join(bd, t) if bd else ""] + rb, ["regress"], 300)
         # every buggy variant must have a reproducer
         for v in mine:
             if expect_of(v):
@@ -614,7 +635,8 @@ def main():
     p = sp("decoder", cmd_decoder)
     p.add_argument("--count", type=int, default=3000)
     p.add_argument("--seed", type=int, default=1)
-    for name, fn in (("regress-std", cmd_regress_std), ("regress-engine", cmd_regress_engine)):
+    for name, fn in (("regress-std", cmd_regress_std), ("regress-engine", cmd_regress_engine),
+                     ("regress-replayer", cmd_regress_replayer)):
         p = sp(name, fn)
         p.add_argument("--variant", required=True)
         p.add_argument("--file", required=True)
@@ -651,6 +673,7 @@ def main():
     p.add_argument("--lf-dir", default="")
     p.add_argument("--afl-dir", default="")
     p.add_argument("--tsan-dir", default="")
+    p.add_argument("--asan-dir", default="")
     p.add_argument("--decoder-count", type=int, default=3000)
     p.add_argument("--clean-runs", type=int, default=200000)
     p = sp("skip", lambda a: skip(a.msg))
