@@ -83,6 +83,7 @@ struct kvm_vcpu_clock {
 	u32 hw_tsc_khz;                         /* kHz the mul/shift were made for */
 	s8 pvclock_tsc_shift;
 	u32 pvclock_tsc_mul;
+	int thread_busy; /* the vCPU thread is handling an exit or a request */
 };
 
 /* What KVM keeps per VM (kvm->arch) and the world it runs in. */
@@ -140,6 +141,12 @@ bool kvm_guest_time_compute(struct kvm_clock_host *h, int v, struct pvclock_vcpu
 void kvm_guest_time_update(struct kvm_clock_host *h, int v);
 /* vCPU v handles a request on its own thread, out of guest mode. */
 void kvm_vcpu_run_request(struct kvm_clock_host *h, int v, void (*fn)(struct kvm_clock_host *h, int v));
+/* vCPU v's thread publishes an explicit record (adversarial payloads). */
+void kvm_vcpu_write_record(struct kvm_clock_host *h, const struct pvclock_writer_ops *ops, int v,
+			   const struct pvclock_vcpu_time_info *rec);
+/* A VM exit on vCPU v: the hypercall, then (tsc_always_catchup) KVM_REQ_CLOCK_UPDATE. */
+u64 kvm_vcpu_handle_exit(struct kvm_clock_host *h, const struct pvclock_writer_ops *ops, int v,
+			 enum pv_exit_reason reason, u64 a0, u64 a1);
 void kvm_update_masterclock(struct kvm_clock_host *h);
 /* The same freeze-update-unfreeze sequence with a writer's own per-vCPU update. */
 void kvm_update_masterclock_with(struct kvm_clock_host *h,

@@ -7,7 +7,7 @@
  * Input head (front), each byte defaulting when the input runs out:
  *   mode      sim mode bits (sim.h)
  *   shape     vCPUs 1-4 | readers 1-3 | reads per reader 1-4
- *   updates   writer updates 1-8 | adversarial images | always-catchup
+ *   updates   writer updates 0-7 | adversarial images | always-catchup
  *   rate      TSC ticks per step (64..319)
  *   skew[4]   per-vCPU TSC offsets (SIM_MODE_SKEW only)
  *   gran      coarse host clock granularity
@@ -131,6 +131,38 @@ static void w_apply_khz(struct kvm_clock_host *h, u32 khz)
 	sim_note("tsc-rate-change", rate);
 }
 
+/*
+ * CO10/CO6 on every store that becomes visible: the record's data only
+ * changes while its version is odd, and the version moves by +1 per store.
+ */
+static void on_commit(void *ctx, volatile void *p, unsigned size, u64 value)
+{
+	const u8 *a = (const u8 *)p, *base = (const u8 *)W.guest.hv_clock;
+	if (!W.guest.hv_clock || a < base || a >= base + PV_MAX_VCPUS * sizeof(W.guest.hv_clock[0]))
+		return;
+	int v = (int)((a - base) / sizeof(W.guest.hv_clock[0]));
+	const struct pvclock_vcpu_time_info *r = &W.guest.hv_clock[v].pvti;
+	size_t off = (size_t)(a - (const u8 *)r);
+	u32 cur = r->version;
+	char what[128];
+	if (off == 0 && size >= 4) {
+		u32 nv = (u32)value;
+		if (nv != cur && nv != cur + 1) {
+			snprintf(what, sizeof(what), "vCPU %d version stored %u over %u: not the odd/even +1 "
+				 "protocol", v, nv, cur);
+			oracle_writer_discipline(what);
+		}
+		return;
+	}
+	if (off >= 32)
+		return; /* the rest of the cache line is not the record */
+	if (!(cur & 1)) {
+		snprintf(what, sizeof(what), "vCPU %d record bytes %zu..%zu changed while its version %u "
+			 "is even (outside the odd window)", v, off, off + size - 1, cur);
+		oracle_writer_discipline(what);
+	}
+}
+
 /* ---------------------------------------------------------- events --- */
 
 static void on_event(void *ctx, enum sim_event ev, u8 arg)
@@ -144,14 +176,7 @@ static void on_event(void *ctx, enum sim_event ev, u8 arg)
 
 static u64 on_exit(void *ctx, int cpu, enum pv_exit_reason r, u64 a0, u64 a1)
 {
-	struct kvm_clock_host *h = W.h;
-	u64 ret = (u64)-KVM_EOPNOTSUPP;
-	if (r == PV_EXIT_HYPERCALL && W.wops->hypercall)
-		ret = W.wops->hypercall(h, cpu, a0, a1);
-	/* tsc_always_catchup: KVM_REQ_CLOCK_UPDATE on every exit */
-	if (h->tsc_always_catchup)
-		W.wops->guest_time_update(h, cpu);
-	return ret;
+	return kvm_vcpu_handle_exit(W.h, W.wops, cpu, r, a0, a1);
 }
 
 /* ---------------------------------------------------------- writer --- */
@@ -182,9 +207,7 @@ static void writer_fiber(void *arg)
 		if (W.adversarial) {
 			struct pvclock_vcpu_time_info r;
 			image_record(&r);
-			h->vcpu_in_host(h, v, true);
-			W.wops->write_record(h, v, &r);
-			h->vcpu_in_host(h, v, false);
+			kvm_vcpu_write_record(h, W.wops, v, &r);
 			continue;
 		}
 		switch (action & 3) {
@@ -215,13 +238,17 @@ static void writer_fiber(void *arg)
 static void check_snapshot(int reader, u64 value, bool fell_back)
 {
 	int best = -1;
+	u64 best_step = 0;
 	struct pvclock_vcpu_time_info snap;
-	for (int v = W.h->nr_vcpus - 1; v >= 0 && best < 0; v--) {
+	for (int v = 0; v < W.h->nr_vcpus; v++) {
 		const struct pvclock_vcpu_time_info *g = &W.guest.hv_clock[v].pvti;
-		u64 T, S, mul, shift;
-		if (sim_op_seen(&g->tsc_timestamp, 8, &T) && sim_op_seen(&g->system_time, 8, &S) &&
-		    sim_op_seen(&g->tsc_to_system_mul, 4, &mul) && sim_op_seen(&g->tsc_shift, 1, &shift)) {
+		u64 T, S, mul, shift, when;
+		/* the record the reader computed from: the one whose data it loaded last */
+		if (sim_op_seen_at(&g->tsc_timestamp, 8, &T, &when) && sim_op_seen(&g->system_time, 8, &S) &&
+		    sim_op_seen(&g->tsc_to_system_mul, 4, &mul) && sim_op_seen(&g->tsc_shift, 1, &shift) &&
+		    (best < 0 || when > best_step)) {
 			best = v;
+			best_step = when;
 			snap.tsc_timestamp = T;
 			snap.system_time = S;
 			snap.tsc_to_system_mul = (u32)mul;
@@ -231,14 +258,22 @@ static void check_snapshot(int reader, u64 value, bool fell_back)
 	if (best < 0)
 		return; /* a reader that fell back before loading anything */
 
+	/* prefer a generation that also explains the flags the reader loaded */
+	u64 flags;
+	bool have_flags = sim_op_seen(&W.guest.hv_clock[best].pvti.flags, 1, &flags);
 	const struct gen *match = NULL;
 	int n = W.ngens[best];
-	for (int k = n - 1; k >= 0 && k >= n - MAX_GENS; k--) {
-		const struct gen *g = &W.gens[best][k % MAX_GENS];
-		if (g->rec.tsc_timestamp == snap.tsc_timestamp && g->rec.system_time == snap.system_time &&
-		    g->rec.tsc_to_system_mul == snap.tsc_to_system_mul && g->rec.tsc_shift == snap.tsc_shift) {
-			match = g;
-			break;
+	for (int pass = 0; pass < 2 && !match; pass++) {
+		for (int k = n - 1; k >= 0 && k >= n - MAX_GENS; k--) {
+			const struct gen *g = &W.gens[best][k % MAX_GENS];
+			if (g->rec.tsc_timestamp == snap.tsc_timestamp && g->rec.system_time == snap.system_time &&
+			    g->rec.tsc_to_system_mul == snap.tsc_to_system_mul &&
+			    g->rec.tsc_shift == snap.tsc_shift &&
+			    (pass == 1 || !have_flags ||
+			     (flags & PVCLOCK_TSC_STABLE_BIT) == (g->rec.flags & PVCLOCK_TSC_STABLE_BIT))) {
+				match = g;
+				break;
+			}
 		}
 	}
 	if (!match) {
@@ -250,9 +285,7 @@ static void check_snapshot(int reader, u64 value, bool fell_back)
 		oracle_torn_snapshot(what);
 		return;
 	}
-	u64 flags;
-	if (sim_op_seen(&W.guest.hv_clock[best].pvti.flags, 1, &flags) &&
-	    (flags & PVCLOCK_TSC_STABLE_BIT) != (match->rec.flags & PVCLOCK_TSC_STABLE_BIT)) {
+	if (have_flags && (flags & PVCLOCK_TSC_STABLE_BIT) != (match->rec.flags & PVCLOCK_TSC_STABLE_BIT)) {
 		char what[128];
 		snprintf(what, sizeof(what), "reader=%d saw STABLE=%d with data of a generation published "
 			 "with STABLE=%d", reader, (int)(flags & 1), match->rec.flags & 1);
@@ -337,6 +370,7 @@ void pvclock_scenario_run(const struct pvclock_reader_ops *rops, const struct pv
 	u8 gran = fdp_u8(in, 7);
 	cfg.on_event = on_event;
 	cfg.on_exit = on_exit;
+	cfg.on_commit = on_commit;
 	cfg.variant = label;
 
 	memset(&W, 0, sizeof(W));
@@ -345,7 +379,7 @@ void pvclock_scenario_run(const struct pvclock_reader_ops *rops, const struct pv
 	W.in = in;
 	W.nr_readers = 1 + (shape >> 2) % MAX_READERS;
 	W.nr_reads = 1 + ((shape >> 4) & 3);
-	W.nr_updates = 1 + (upd & 7);
+	W.nr_updates = upd & 7; /* 0: boot records only (a seed no variant fails on) */
 	W.adversarial = upd & 0x10;
 	W.coarse_gran_ns = (1 + (gran & 63)) * 8 * SIM_NS_PER_STEP;
 

@@ -83,11 +83,56 @@ void kvm_guest_time_update(struct kvm_clock_host *h, int v)
 		kvm_setup_guest_pvclock(h, v, &hv);
 }
 
+/*
+ * Only vCPU v's own thread writes vCPU v's record: a masterclock update
+ * requests KVM_REQ_CLOCK_UPDATE and the vCPU thread does it when it is done
+ * with whatever exit it is handling.  The model plays all vCPU threads from
+ * a few fibers/threads, so it serialises them here.
+ */
+static void vcpu_thread_get(struct kvm_clock_host *h, int v)
+{
+	while (xchg(&h->vcpu[v].thread_busy, 1))
+		cpu_relax();
+}
+
+static void vcpu_thread_put(struct kvm_clock_host *h, int v)
+{
+	smp_mb();
+	WRITE_ONCE(h->vcpu[v].thread_busy, 0);
+}
+
 void kvm_vcpu_run_request(struct kvm_clock_host *h, int v, void (*fn)(struct kvm_clock_host *h, int v))
 {
+	vcpu_thread_get(h, v);
 	h->vcpu_in_host(h, v, true);
 	fn(h, v);
 	h->vcpu_in_host(h, v, false);
+	vcpu_thread_put(h, v);
+}
+
+void kvm_vcpu_write_record(struct kvm_clock_host *h, const struct pvclock_writer_ops *ops, int v,
+			   const struct pvclock_vcpu_time_info *rec)
+{
+	vcpu_thread_get(h, v);
+	h->vcpu_in_host(h, v, true);
+	ops->write_record(h, v, rec);
+	h->vcpu_in_host(h, v, false);
+	vcpu_thread_put(h, v);
+}
+
+u64 kvm_vcpu_handle_exit(struct kvm_clock_host *h, const struct pvclock_writer_ops *ops, int v,
+			 enum pv_exit_reason reason, u64 a0, u64 a1)
+{
+	u64 ret = (u64)-KVM_EOPNOTSUPP;
+
+	vcpu_thread_get(h, v);
+	if (reason == PV_EXIT_HYPERCALL && ops->hypercall)
+		ret = ops->hypercall(h, v, a0, a1);
+	/* tsc_always_catchup: every exit requests KVM_REQ_CLOCK_UPDATE */
+	if (h->tsc_always_catchup)
+		ops->guest_time_update(h, v);
+	vcpu_thread_put(h, v);
+	return ret;
 }
 
 void kvm_start_pvclock_update(struct kvm_clock_host *h)
@@ -115,8 +160,10 @@ void kvm_update_masterclock_with(struct kvm_clock_host *h,
 	pvclock_update_vm_gtod_copy(h);
 	for (int k = 0; k < h->nr_vcpus; k++) {
 		int v = h->vcpu_order(h, k);
+		vcpu_thread_get(h, v);
 		update(h, v);
 		h->vcpu_in_host(h, v, false);
+		vcpu_thread_put(h, v);
 	}
 	kvm_end_pvclock_update(h);
 }

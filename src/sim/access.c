@@ -47,6 +47,8 @@ static u64 mem_read(const volatile void *p, unsigned size)
 /* Make one store globally visible (and remember who wrote it, for feedback). */
 void sim_commit(const struct sim_pending *e)
 {
+	if (g_sim.cfg.on_commit)
+		g_sim.cfg.on_commit(g_sim.cfg.ctx, e->p, e->size, e->v);
 	memcpy((void *)e->p, &e->v, e->size);
 	if (in_arena(e->p)) {
 		size_t off = (size_t)((const u8 *)e->p - g_arena);
@@ -115,20 +117,22 @@ static u64 forward(const volatile void *p, unsigned size, u64 v)
 
 static void op_seen(struct sim_fiber *f, const volatile void *p, unsigned size, u64 v)
 {
-	for (int i = 0; i < f->nseen; i++)
-		if (f->seen[i].p == p) {
-			f->seen[i].v = v;
-			f->seen[i].size = (u8)size;
+	int i;
+	for (i = 0; i < f->nseen; i++)
+		if (f->seen[i].p == p)
+			break;
+	if (i == f->nseen) {
+		if (f->nseen == SIM_SEEN)
 			return;
-		}
-	if (f->nseen < SIM_SEEN) {
-		f->seen[f->nseen].p = p;
-		f->seen[f->nseen].v = v;
-		f->seen[f->nseen++].size = (u8)size;
+		f->nseen++;
 	}
+	f->seen[i].p = p;
+	f->seen[i].v = v;
+	f->seen[i].step = g_sim.step;
+	f->seen[i].size = (u8)size;
 }
 
-bool sim_op_seen(const volatile void *p, unsigned size, u64 *v)
+bool sim_op_seen_at(const volatile void *p, unsigned size, u64 *v, u64 *step)
 {
 	if (g_sim.cur < 0)
 		return false;
@@ -136,9 +140,16 @@ bool sim_op_seen(const volatile void *p, unsigned size, u64 *v)
 	for (int i = 0; i < f->nseen; i++)
 		if (f->seen[i].p == p && f->seen[i].size == size) {
 			*v = f->seen[i].v;
+			if (step)
+				*step = f->seen[i].step;
 			return true;
 		}
 	return false;
+}
+
+bool sim_op_seen(const volatile void *p, unsigned size, u64 *v)
+{
+	return sim_op_seen_at(p, size, v, NULL);
 }
 
 int sim_op_tscs(const u64 **tscs)
@@ -369,13 +380,15 @@ u64 pv_vm_exit(enum pv_exit_reason reason, u64 a0, u64 a1)
 	sim_trace(SIM_OP_EXIT, &site, NULL, ((u64)reason << 32) | (u32)a0);
 	/* the vCPU is in the host until the handler returns: its other tasks wait */
 	int cpu = f->cpu;
-	bool was_out = g_sim.out_of_guest >> cpu & 1;
 	f->in_exit = true;
-	g_sim.out_of_guest |= (u8)(1u << cpu);
+	g_sim.in_exit |= (u8)(1u << cpu);
 	u64 ret = g_sim.cfg.on_exit(g_sim.cfg.ctx, cpu, reason, a0, a1);
-	if (!was_out)
-		g_sim.out_of_guest &= (u8)~(1u << cpu);
+	g_sim.in_exit &= (u8)~(1u << cpu);
 	f->in_exit = false;
+	sim_commit_plain(f);
+	sim_sb_drain(cpu, SIM_SB_SIZE); /* VM entry serialises */
+	/* VM entry: blocked here while the host keeps the vCPU out (MCLOCK_INPROGRESS) */
+	sim_point();
 	return ret;
 }
 

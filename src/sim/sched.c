@@ -29,7 +29,7 @@ static bool runnable(const struct sim_fiber *f)
 {
 	if (f->done)
 		return false;
-	if (f->guest && (g_sim.out_of_guest >> f->cpu & 1) && !f->in_exit)
+	if (f->guest && ((g_sim.out_of_guest | g_sim.in_exit) >> f->cpu & 1) && !f->in_exit)
 		return false;
 	return !g_sim.cpu[f->cpu].preempted;
 }
@@ -82,13 +82,23 @@ u64 sim_op_start_step(void)
 
 /* ----------------------------------------------------------- lifecycle -- */
 
+static size_t arena_dirty;  /* bytes of the arena the previous input used */
+static int print_hash;
+
+/*
+ * One-time set-up before main(): no lazy first-input paths, so the first
+ * input of a process takes the same edges as every other (AFL++ stability).
+ */
+__attribute__((constructor)) static void sim_global_init(void)
+{
+	const char *e = getenv("PVFUZZ_PRINT_HASH");
+	fiber_ctx_main(&g_main_ctx);
+	print_hash = e && *e == '1';
+	g_sim_arena_dirty = &arena_dirty;
+}
+
 void sim_reset(const struct sim_config *cfg, struct fdp *in)
 {
-	static bool main_ready;
-	if (!main_ready) {
-		fiber_ctx_main(&g_main_ctx);
-		main_ready = true;
-	}
 	/* fiber stacks are allocated once and reused by every input */
 	struct fiber_ctx keep[SIM_MAX_FIBERS];
 	for (int i = 0; i < SIM_MAX_FIBERS; i++)
@@ -110,12 +120,10 @@ void sim_reset(const struct sim_config *cfg, struct fdp *in)
 		g_sim.cpu[c].tsc_anchor = SIM_TSC_BASE + (u64)skew;
 		g_sim.cpu[c].rate = g_sim.cfg.tsc_rate;
 	}
-	static size_t dirty = SIM_ARENA_SIZE; /* what the previous input used */
-	memset(g_arena, 0, dirty);
-	memset(g_shadow_site, 0, dirty * sizeof(g_shadow_site[0]));
-	memset(g_shadow_fiber, 0, dirty);
-	dirty = 0;
-	g_sim_arena_dirty = &dirty;
+	memset(g_arena, 0, arena_dirty);
+	memset(g_shadow_site, 0, arena_dirty * sizeof(g_shadow_site[0]));
+	memset(g_shadow_fiber, 0, arena_dirty);
+	arena_dirty = 0;
 	sim_trace_reset();
 }
 
@@ -398,11 +406,6 @@ void sim_run(void)
 	 * PVFUZZ_PRINT_HASH=1: every engine's binary prints each run's trace
 	 * hash, so determinism across builds can be checked from outside.
 	 */
-	static int print_hash = -1;
-	if (print_hash < 0) {
-		const char *e = getenv("PVFUZZ_PRINT_HASH");
-		print_hash = e && *e == '1';
-	}
 	if (print_hash)
 		fprintf(stderr, "pvfuzz: trace-hash %016llx\n", (unsigned long long)sim_trace_hash());
 	g_sim.completed = true;
@@ -461,8 +464,10 @@ void sim_vcpu_in_host(int cpu, bool in_host)
 {
 	u8 mask = cpu < 0 ? 0xff : (u8)(1u << cpu);
 	/* VM entry and exit serialise: the host side's stores are visible */
-	if (g_sim.cur >= 0)
+	if (g_sim.cur >= 0) {
+		sim_commit_plain(sim_cur());
 		sim_sb_drain(sim_cur()->cpu, SIM_SB_SIZE);
+	}
 	if (in_host)
 		g_sim.out_of_guest |= mask;
 	else

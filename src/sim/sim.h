@@ -57,6 +57,8 @@ struct sim_config {
 	void (*on_event)(void *ctx, enum sim_event ev, u8 arg);
 	u64 (*on_exit)(void *ctx, int cpu, enum pv_exit_reason r, u64 a0, u64 a1);
 	void (*on_host_preempt)(void *ctx, int cpu, bool preempted);
+	/* a store becomes visible to other CPUs (after store buffers, reordering) */
+	void (*on_commit)(void *ctx, volatile void *p, unsigned size, u64 value);
 	void *ctx;
 	const char *variant;   /* for reports */
 };
@@ -90,6 +92,8 @@ void sim_set_tsc_rate(int cpu, u32 rate); /* cpu < 0: all vCPUs */
 u64 sim_op_start_step(void);         /* step at which the current fiber's op began */
 /* What the current op last loaded at p (false if it never loaded it). */
 bool sim_op_seen(const volatile void *p, unsigned size, u64 *v);
+/* The same, and the step of that load (to tell which record was read last). */
+bool sim_op_seen_at(const volatile void *p, unsigned size, u64 *v, u64 *step);
 /* The TSC values the current op read, oldest first. */
 int sim_op_tscs(const u64 **tscs);
 int sim_nr_cpus(void);

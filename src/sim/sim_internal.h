@@ -44,7 +44,7 @@ struct sim_fiber {
 	u64 hoist[SIM_HOIST];
 	int nhoist;
 	/* what the current op loaded last from each address, and its TSC reads */
-	struct { const volatile void *p; u64 v; u8 size; } seen[SIM_SEEN];
+	struct { const volatile void *p; u64 v; u64 step; u8 size; } seen[SIM_SEEN];
 	int nseen;
 	u64 tscs[SIM_OP_TSCS];
 	int ntscs;
@@ -86,6 +86,7 @@ struct sim_state {
 	int nev, evi;
 	bool fair;
 	u8 out_of_guest; /* bit per vCPU: in the host, its guest tasks cannot run */
+	u8 in_exit;      /* bit per vCPU: a task of it is in a VM exit handler */
 	bool writer_idle;
 	bool completed;
 	/* shared arena and its reads-from shadow */

@@ -1,0 +1,56 @@
+#!/bin/bash -eu
+# SPDX-License-Identifier: MIT
+#
+# OSS-Fuzz / ClusterFuzzLite build script (docs: shared fuzzing-conventions.md
+# section 2).  Honours $CC $CXX $CFLAGS $CXXFLAGS $LIB_FUZZING_ENGINE $OUT
+# (and $WORK, $SRC when set): builds every fuzz target with
+# FUZZ_ENGINE=oss-fuzz - CMake adds no sanitizer or coverage flag of its own -
+# and puts into $OUT, per target: the binary, <target>_seed_corpus.zip
+# (corpora/<t>/seeds plus the regression reproducers), <target>.dict and
+# <target>.options when present.
+#
+# Local test (what ./pvfuzz does not do for you):
+#   CC=clang CXX=clang++ CFLAGS='-O1 -fsanitize=address,fuzzer-no-link' \
+#   CXXFLAGS='-O1 -fsanitize=address,fuzzer-no-link' \
+#   LIB_FUZZING_ENGINE=-fsanitize=fuzzer OUT=/tmp/out ci/build.sh
+
+: "${CC:=clang}" "${CXX:=clang++}" "${CFLAGS:=}" "${CXXFLAGS:=}"
+: "${LIB_FUZZING_ENGINE:=-fsanitize=fuzzer}" "${OUT:?set OUT to the output directory}"
+
+# The source: $SRC/pvfuzz inside the builder image, else this script's checkout.
+if [[ -n ${SRC:-} && -f $SRC/pvfuzz/CMakeLists.txt ]]; then
+	top=$SRC/pvfuzz
+else
+	top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+fi
+build=${WORK:-/tmp}/pvfuzz-oss-fuzz-build
+jobs=${PVFUZZ_BUILD_JOBS:-$(nproc)}
+
+generator=()
+if command -v ninja >/dev/null; then generator=(-G Ninja); fi
+
+rm -rf "$build"
+cmake -S "$top" -B "$build" "${generator[@]}" \
+	-DCMAKE_C_COMPILER="$CC" -DCMAKE_CXX_COMPILER="$CXX" \
+	-DCMAKE_C_FLAGS="$CFLAGS" -DCMAKE_CXX_FLAGS="$CXXFLAGS" \
+	-DFUZZ_ENGINE=oss-fuzz -DLIB_FUZZING_ENGINE="$LIB_FUZZING_ENGINE" \
+	-DPVFUZZ_NATIVE_STRESS=OFF -DBUILD_SHARED_LIBS=OFF
+cmake --build "$build" -j "$jobs"
+
+mkdir -p "$OUT"
+for src in "$top"/targets/*.c; do
+	t=$(basename "$src" .c)
+	[[ $t != standalone_main ]] || continue
+	cp "$build/$t" "$OUT/$t"
+	seeds=()
+	for f in "$top/corpora/$t/seeds"/* "$top/corpora/regress/$t"/*; do
+		[[ -f $f ]] && seeds+=("$f")
+	done
+	rm -f "$OUT/${t}_seed_corpus.zip"
+	if ((${#seeds[@]} > 0)); then
+		zip -q -j "$OUT/${t}_seed_corpus.zip" "${seeds[@]}"
+	fi
+	for f in "$top/corpora/$t/$t.dict" "$top/corpora/$t/$t.options"; do
+		[[ ! -f $f ]] || cp "$f" "$OUT/"
+	done
+done
