@@ -126,8 +126,7 @@ def afl_trial(exe, variant, seed, cap, work):
     with open(os.path.join(d, "in", "seed"), "wb") as f:
         f.write(b"\x00")
     extra = {"AFL_BENCH_UNTIL_CRASH": "1", "AFL_NO_UI": "1", "AFL_SKIP_CPUFREQ": "1",
-             "AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES": "1", "AFL_TRY_AFFINITY": "1",
-             "AFL_NO_AFFINITY": "1", "AFL_FORKSRV_INIT_TMOUT": "30000", "AFL_IGNORE_PROBLEMS": "1",
+             "AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES": "1", "AFL_TRY_AFFINITY": "1", "AFL_FORKSRV_INIT_TMOUT": "30000", "AFL_IGNORE_PROBLEMS": "1",
              "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=1:symbolize=0"}
     t0 = time.monotonic()
     p = subprocess.run(["afl-fuzz", "-i", os.path.join(d, "in"), "-o", os.path.join(d, "out"),
@@ -152,7 +151,8 @@ def afl_trial(exe, variant, seed, cap, work):
         sys.stderr.write("afl-fuzz produced no stats (exit %d): %s\n" % (
             p.returncode, p.stderr.decode(errors="replace")[-500:]))
     shutil.rmtree(d, ignore_errors=True)
-    return {"found": crashes > 0, "execs": execs, "secs": secs, "oracle": oracle}
+    eps = float(st["execs_per_sec"]) if "execs_per_sec" in st else None
+    return {"found": crashes > 0, "execs": execs, "secs": secs, "oracle": oracle, "eps": eps}
 
 
 # -------------------------------------------------------------- exec speed --
@@ -168,7 +168,7 @@ def speed_lf(exe, secs):
 
 def speed_afl(exe, secs):
     r = afl_trial(exe, None, 1, secs, tempfile.gettempdir())
-    return int(r["execs"] / max(r["secs"], 1e-9)) if r["execs"] else None
+    return int(r["eps"]) if r.get("eps") else None
 
 
 def speed_std(exe, secs):
@@ -257,7 +257,8 @@ def write_report(path, mach, args, results, speeds, expects):
                 orc[x["oracle"]] = orc.get(x["oracle"], 0) + 1
         os_ = ", ".join("%s %d" % kv for kv in sorted(orc.items())) or "-"
         L.append("| %s | %s | %s | %d/%d | %s | %s | %s | %s | %.1f | %s [%s] |" % (
-            t, v, eng, k, len(trials), em, er, sm, sr, rmst(trials, args.cap), os_, expects[v]))
+            t, v, eng, k, len(trials), em, er, sm, sr, rmst(trials, args.cap), os_,
+            expects[v].replace("|", "\\|")))
     L.append("")
     L.append("## Executions per second (mainline pairing)\n")
     L.append("| target | build | exec/s |")
