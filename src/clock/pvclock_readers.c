@@ -184,7 +184,7 @@ static u64 vread_pvclock_percpu(struct pvclock_guest *g)
 PVCLOCK_READER(pvclock_vdso_percpu_getcpu, vread_pvclock_percpu, true,
 	.bug = "CLK-05",
 	.partner = "kvm_pvclock_writer_stable_unmatched",
-	.expect = "monotonic|linearizable|torn_snapshot",
+	.expect = "monotonic|linearizable|torn_snapshot|reference",
 	.scenario = "STABLE with per-vCPU TSC offsets the host anchors per record; the task migrates "
 		"A -> B -> A between the getcpu()s and combines A's record with B's TSC",
 	.history = "3.8-4.4 vDSO vread_pvclock() with per-CPU records and the getcpu double-check "
