@@ -147,6 +147,16 @@ def afl_trial(exe, variant, seed, cap, work):
                 m = re.search(r"SUMMARY: pvfuzz: ([A-Za-z0-9_]+)", r.stderr.decode(errors="replace"))
                 oracle = m.group(1) if m else "?"
                 break
+    if not st and variant:
+        # afl-fuzz refuses a seed that crashes in its dry run: the finding is
+        # at the first execution (libFuzzer reports those as execs = 1 too)
+        r = subprocess.run([exe, os.path.join(d, "in", "seed")], env=env_for(variant),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
+        m = re.search(r"SUMMARY: pvfuzz: ([A-Za-z0-9_]+)", r.stderr.decode(errors="replace"))
+        if r.returncode != 0 and m:
+            shutil.rmtree(d, ignore_errors=True)
+            return {"found": True, "execs": 1, "secs": secs, "oracle": m.group(1), "eps": None,
+                    "note": "seed crashed in afl-fuzz's dry run"}
     if not st:
         sys.stderr.write("afl-fuzz produced no stats (exit %d): %s\n" % (
             p.returncode, p.stderr.decode(errors="replace")[-500:]))
@@ -242,7 +252,9 @@ def write_report(path, mach, args, results, speeds, expects):
     L.append("- Seconds are wall-clock per trial process (start-up included). A trial without a "
              "finding is **right-censored** at the cap: medians and ranges count it as `> cap`; "
              "RMST = mean of min(t, cap) (restricted mean survival time). `found` = k/N trials "
-             "with a pvfuzz oracle; `oracles` lists what fired (registry `expect` in brackets).\n")
+             "with a pvfuzz oracle; `oracles` lists what fired (registry `expect` in brackets).")
+    L.append("- AFL++ refuses a seed that crashes in its dry run; when the 1-byte seed itself trips "
+             "the oracle, the trial counts as found at execution 1.\n")
     L.append("## Time to detection\n")
     L.append("| target | variant | engine | found | execs median | execs range | s median | s range "
              "| RMST s | oracles [expect] |")
