@@ -66,6 +66,23 @@ u64 pv_vm_exit(enum pv_exit_reason reason, u64 a0, u64 a1);
 #define kvm_hypercall2(nr, a0, a1) pv_vm_exit(PV_EXIT_HYPERCALL, (nr), ((u64)(a0) << 32) | (u32)(a1))
 #define rdmsrl(msr) pv_vm_exit(PV_EXIT_RDMSR, (msr), 0)
 
+/*
+ * IPIs, as smp_call_function_many(): run func(info) on every online CPU in
+ * mask except the caller, in hard-IRQ context (IRQs off) on that CPU; with
+ * wait, return only after every target has run it.  The caller must have
+ * IRQs enabled (as in the kernel).  Both worlds implement these:
+ *   sim    - a per-vCPU pending-IPI queue; the target's fiber runs the
+ *            handler at its next scheduling point with IRQs enabled (or
+ *            the moment it re-enables them); a host-preempted vCPU takes
+ *            none until resumed; the sender spins on acks with cpu_relax
+ *            (src/sim/ipi.c);
+ *   native - a per-CPU mailbox polled at the runner's IRQ-enabled points.
+ */
+typedef u64 pv_cpumask_t; /* bit per CPU */
+typedef void (*smp_call_func_t)(void *info);
+void smp_call_function_many(pv_cpumask_t mask, smp_call_func_t func, void *info, bool wait);
+int num_online_cpus(void);
+
 #ifdef PVFUZZ_SIM
 /* ------------------------------------------------------------------ sim -- */
 
@@ -114,6 +131,8 @@ u64 pvsim_rmw(struct pv_site *s, volatile void *p, unsigned size, enum pvsim_rmw
 #define preempt_disable() pvsim_preempt(1)
 #define preempt_enable() pvsim_preempt(-1)
 #define cpu_relax() pvsim_cpu_relax(PV_SITE("cpu_relax"))
+/* a voluntary preemption point: a scheduling point that gives way (PCT demotion) */
+#define cond_resched() pvsim_cpu_relax(PV_SITE("cond_resched"))
 
 /* A plain bulk copy (memcpy / kvm_write_guest): chunk order is unspecified. */
 #define pv_memcpy(dst, src, n) pvsim_memcpy(PV_SITE("memcpy " #dst), (dst), (src), (n))
@@ -132,6 +151,7 @@ u64 pvsim_rmw(struct pv_site *s, volatile void *p, unsigned size, enum pvsim_rmw
 
 /* Per-thread hooks of the native runtime (stress/native_runtime.c). */
 extern __thread u64 pv_native_last_tsc;   /* last TSC the thread read (oracles) */
+extern __thread u64 pv_native_tsc_reads;  /* TSC reads so far (retry statistics) */
 extern s64 pv_native_tsc_skew[256];       /* injected per-CPU TSC skew */
 int pv_native_cpu(void);
 unsigned long pv_native_irq_save(void);
@@ -166,6 +186,7 @@ static __always_inline u64 pv_native_rdtsc(bool ordered)
 	}
 	t += (u64)pv_native_tsc_skew[aux & 0xff];
 	pv_native_last_tsc = t;
+	pv_native_tsc_reads++;
 	return t;
 }
 #define rdtsc() pv_native_rdtsc(false)
@@ -177,6 +198,8 @@ static __always_inline u64 pv_native_rdtsc(bool ordered)
 #define preempt_disable() pv_native_preempt(1)
 #define preempt_enable() pv_native_preempt(-1)
 #define cpu_relax() __builtin_ia32_pause()
+void pv_native_cond_resched(void); /* sched_yield() in the native runtime */
+#define cond_resched() pv_native_cond_resched()
 
 /*
  * A plain bulk copy racing with readers: done as relaxed byte stores so it is
@@ -227,6 +250,41 @@ typedef struct { int counter; } atomic_t;
 #define atomic_add_return(i, v) (pv_fetch_add(&(v)->counter, (i)) + (i))
 #define atomic_inc(v) ((void)pv_fetch_add(&(v)->counter, 1))
 #define atomic_dec_and_test(v) (pv_fetch_add(&(v)->counter, -1) == 1)
+
+/*
+ * include/linux/seqlock.h seqcount_t: one writer at a time (its caller holds
+ * the lock that serialises writers), lockless readers that retry.  The
+ * writer's own read of the count goes through READ_ONCE so it forwards from
+ * its store buffer in the TSO model.
+ */
+typedef struct { unsigned sequence; } seqcount_t;
+
+static __always_inline unsigned read_seqcount_begin(const seqcount_t *s)
+{
+	unsigned seq;
+	while ((seq = READ_ONCE(s->sequence)) & 1)
+		cpu_relax();
+	smp_rmb();
+	return seq;
+}
+
+static __always_inline bool read_seqcount_retry(const seqcount_t *s, unsigned start)
+{
+	smp_rmb();
+	return unlikely(READ_ONCE(s->sequence) != start);
+}
+
+static __always_inline void write_seqcount_begin(seqcount_t *s)
+{
+	WRITE_ONCE(s->sequence, READ_ONCE(s->sequence) + 1);
+	smp_wmb();
+}
+
+static __always_inline void write_seqcount_end(seqcount_t *s)
+{
+	smp_wmb();
+	WRITE_ONCE(s->sequence, READ_ONCE(s->sequence) + 1);
+}
 
 /* refcount grab that fails on zero, as folio_try_get() / get_page_unless_zero() */
 static inline bool atomic_inc_not_zero(atomic_t *v)

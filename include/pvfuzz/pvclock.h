@@ -32,10 +32,20 @@ struct pvclock_guest {
 	u8 valid_flags;          /* pvclock_set_flags(): STABLE if CPUID says so */
 };
 
+struct kvm_clock_host;
+struct kvm_clock_data;
+
 struct pvclock_reader_ops {
 	u64 (*read)(struct pvclock_guest *g);
 	/* runs in user space: may be migrated anywhere, even mid-read */
 	bool userspace;
+	/*
+	 * A host-side reader (the VMM's KVM_GET_CLOCK): the harness runs it as
+	 * a host fiber beside guest kvmclock readers (mainline pvclock_kernel);
+	 * get_clock replaces read.
+	 */
+	bool host;
+	void (*get_clock)(struct kvm_clock_host *h, struct kvm_clock_data *data);
 };
 
 /* The mainline kernel helpers (arch/x86/include/asm/pvclock.h), for reuse. */
@@ -86,17 +96,41 @@ struct kvm_vcpu_clock {
 	int thread_busy; /* the vCPU thread is handling an exit or a request */
 };
 
+/* uapi struct kvm_clock_data (KVM_GET_CLOCK), without the padding */
+struct kvm_clock_data {
+	u64 clock;
+	u32 flags;
+	u64 realtime;
+	u64 host_tsc;
+};
+#define KVM_CLOCK_TSC_STABLE 2
+#define KVM_CLOCK_REALTIME (1 << 2)
+#define KVM_CLOCK_HOST_TSC (1 << 3)
+
 /* What KVM keeps per VM (kvm->arch) and the world it runs in. */
 struct kvm_clock_host {
 	struct pvclock_vsyscall_time_info *guest; /* the guest's records (shared) */
 	int nr_vcpus;
 	struct kvm_vcpu_clock vcpu[PV_MAX_VCPUS];
 
+	/*
+	 * The master copy: written by pvclock_update_vm_gtod_copy() inside the
+	 * pvclock_sc write section, read with READ_ONCE under
+	 * read_seqcount_begin/retry (kvm_guest_time_update, KVM_GET_CLOCK).
+	 * The struct lives in the simulator's shared arena.
+	 */
+	seqcount_t pvclock_sc;
 	bool use_master_clock;
 	u64 master_kernel_ns;
 	u64 master_cycle_now;
 	s64 kvmclock_offset;
 	bool tsc_matched;          /* nr_vcpus_matched_tsc + 1 == online_vcpus */
+	/*
+	 * The host clocksource stopped being TSC-based (mark_tsc_unstable,
+	 * pvclock_gtod_notify): no masterclock any more.  A host whose TSC
+	 * changes frequency is such a host (!CONSTANT_TSC).
+	 */
+	bool host_tsc_unstable;
 	bool tsc_always_catchup;   /* software TSC catch-up: update on every exit */
 	u32 tsc_khz;               /* the host's per-CPU cpu_tsc_khz */
 
@@ -116,26 +150,78 @@ struct kvm_clock_host {
 	int (*vcpu_order)(struct kvm_clock_host *h, int k);
 	/* Ground truth for oracles: the record the writer means to publish. */
 	void (*publish)(struct kvm_clock_host *h, int vcpu, const struct pvclock_vcpu_time_info *rec);
+	/*
+	 * Ground truth: the master copy of the generation a pvclock_sc write
+	 * section is about to end (NULL: nobody is watching).
+	 */
+	void (*publish_master)(struct kvm_clock_host *h, bool use_master_clock, u64 master_kernel_ns,
+			       u64 master_cycle_now);
 	void *world;
+	/*
+	 * The writer the VM runs, pvclock_writer_ops_resolve()d; NULL means
+	 * mainline.  The mainline building blocks reach the writer's hooks
+	 * through it (pv_setup_guest_pvclock() ...).
+	 */
+	const struct pvclock_writer_ops *ops;
 };
 
+/*
+ * A writer.  The first five members are optional, NULL means mainline (the
+ * function named in the comment); the harnesses call the entry points
+ * masterclock_update, guest_time_update and write_record, and the mainline
+ * ones call the writer's guest_time_compute, setup_guest_pvclock and
+ * guest_time_update.  So a patch to kvm_setup_guest_pvclock() is just
+ * { .setup_guest_pvclock = my_setup_guest_pvclock, .hypercall = kvm_pv_clock_pairing }.
+ */
 struct pvclock_writer_ops {
+	/* kvm_guest_time_compute(): the record vCPU v's clock update would write */
+	bool (*guest_time_compute)(struct kvm_clock_host *h, int v, struct pvclock_vcpu_time_info *hv);
+	/* kvm_setup_guest_pvclock(): publish a record in vCPU v's guest memory */
+	void (*setup_guest_pvclock)(struct kvm_clock_host *h, int v, struct pvclock_vcpu_time_info *ref);
 	/* kvm_update_masterclock(): recompute the master copy, update every vCPU */
 	void (*masterclock_update)(struct kvm_clock_host *h);
 	/* kvm_guest_time_update(v): KVM_REQ_CLOCK_UPDATE on vCPU v */
 	void (*guest_time_update)(struct kvm_clock_host *h, int v);
-	/* publish an explicit record (adversarial payload) for vCPU v */
+	/* kvm_write_record(): publish an explicit record (adversarial payload) for vCPU v */
 	void (*write_record)(struct kvm_clock_host *h, int v, const struct pvclock_vcpu_time_info *ref);
 	/* a hypercall from vCPU v; NULL means mainline kvm_pv_clock_pairing() */
 	u64 (*hypercall)(struct kvm_clock_host *h, int v, u64 nr, u64 arg);
-	/* cpufreq on the host: kHz changes; apply() makes the TSC change speed */
+	/*
+	 * cpufreq on the host: kHz changes; apply() makes the TSC change speed.
+	 * NULL: mainline kvmclock_cpufreq_notifier() ordering around this
+	 * writer's own masterclock_update.
+	 */
 	void (*tsc_khz_change)(struct kvm_clock_host *h, u32 new_khz,
 			       void (*apply)(struct kvm_clock_host *h, u32 khz));
 };
 
-/* Mainline KVM building blocks (src/clock/pvclock_kvm.c). */
+/*
+ * *out = *ops with its NULL members from guest_time_compute to write_record
+ * filled in with mainline's; a harness calls the writer through out and
+ * sets h->ops = out.
+ */
+void pvclock_writer_ops_resolve(struct pvclock_writer_ops *out, const struct pvclock_writer_ops *ops);
+
+/*
+ * Mainline KVM building blocks (src/clock/pvclock_kvm.c).
+ * kvm_guest_time_update(), kvm_update_masterclock() and kvm_write_record()
+ * compute, publish and update each vCPU with the VM's writer's hooks
+ * (pv_guest_time_compute() ... below).
+ */
 void kvm_setup_guest_pvclock(struct kvm_clock_host *h, int v, struct pvclock_vcpu_time_info *ref);
+/*
+ * The pvclock_sc write section around a new master copy:
+ * __kvm_start_pvclock_update (tsc_write_lock + write_seqcount_begin), the
+ * WRITE_ONCEs, publish_master, __kvm_end_pvclock_update.  The master
+ * fields are written only when use_master_clock, as the model always did.
+ */
+void kvm_write_master_copy(struct kvm_clock_host *h, bool use_master_clock, u64 master_kernel_ns,
+			   u64 master_cycle_now);
+/* Takes the write section itself (KVM's callers take it around the call). */
 void pvclock_update_vm_gtod_copy(struct kvm_clock_host *h);
+/* KVM_GET_CLOCK: get_kvmclock() (v6.17) and get_kvmclock_ns() on it. */
+void get_kvmclock(struct kvm_clock_host *h, struct kvm_clock_data *data);
+u64 get_kvmclock_ns(struct kvm_clock_host *h);
 /* The record kvm_guest_time_update() would write; false: retry later. */
 bool kvm_guest_time_compute(struct kvm_clock_host *h, int v, struct pvclock_vcpu_time_info *hv);
 void kvm_guest_time_update(struct kvm_clock_host *h, int v);
@@ -155,9 +241,29 @@ void kvm_write_record(struct kvm_clock_host *h, int v, const struct pvclock_vcpu
 u64 kvm_pv_clock_pairing(struct kvm_clock_host *h, int v, u64 nr, u64 arg);
 void kvmclock_cpufreq_notifier(struct kvm_clock_host *h, u32 new_khz,
 			       void (*apply)(struct kvm_clock_host *h, u32 khz));
+/* The same ordering around a writer's own all-vCPU update. */
+void kvmclock_cpufreq_notifier_with(struct kvm_clock_host *h, u32 new_khz,
+				    void (*apply)(struct kvm_clock_host *h, u32 khz),
+				    void (*update_all)(struct kvm_clock_host *h));
 /* kvm_start/end_pvclock_update(): MCLOCK_INPROGRESS keeps every vCPU out. */
 void kvm_start_pvclock_update(struct kvm_clock_host *h);
 void kvm_end_pvclock_update(struct kvm_clock_host *h);
+
+/* What the VM's writer does there (h->ops, or mainline without one). */
+static inline bool pv_guest_time_compute(struct kvm_clock_host *h, int v, struct pvclock_vcpu_time_info *hv)
+{
+	return (h->ops ? h->ops->guest_time_compute : kvm_guest_time_compute)(h, v, hv);
+}
+
+static inline void pv_setup_guest_pvclock(struct kvm_clock_host *h, int v, struct pvclock_vcpu_time_info *ref)
+{
+	(h->ops ? h->ops->setup_guest_pvclock : kvm_setup_guest_pvclock)(h, v, ref);
+}
+
+static inline void pv_guest_time_update(struct kvm_clock_host *h, int v)
+{
+	(h->ops ? h->ops->guest_time_update : kvm_guest_time_update)(h, v);
+}
 
 /*
  * Registration helpers for variant files: the remaining arguments are
@@ -165,7 +271,16 @@ void kvm_end_pvclock_update(struct kvm_clock_host *h);
  * .scenario, .partner, .flags).
  */
 #define PVCLOCK_READER(var, fn, user, ...)                                    \
-	static const struct pvclock_reader_ops var##_ops = { fn, user };     \
+	static const struct pvclock_reader_ops var##_ops = { .read = fn, .userspace = user }; \
+	static const struct pv_variant var = {                                \
+		.name = #var, .protocol = PV_PVCLOCK, .role = PV_READER,      \
+		.ops = &var##_ops, .file = __FILE__, __VA_ARGS__              \
+	};                                                                    \
+	PV_REGISTER(var)
+
+/* A host-side reader: fn(struct kvm_clock_host *, struct kvm_clock_data *). */
+#define PVCLOCK_HOST_READER(var, fn, ...)                                     \
+	static const struct pvclock_reader_ops var##_ops = { .host = true, .get_clock = fn }; \
 	static const struct pv_variant var = {                                \
 		.name = #var, .protocol = PV_PVCLOCK, .role = PV_READER,      \
 		.ops = &var##_ops, .file = __FILE__, __VA_ARGS__              \

@@ -13,6 +13,13 @@
  *   gran      coarse host clock granularity
  *   then, lazily: per update an action byte, a delay byte and, in adversarial
  *   mode, a 32-byte record image.
+ *
+ * A host-side reader variant (ops->host, KVM_GET_CLOCK) runs as a "vmm" host
+ * fiber doing `reads` ioctls, while the guest readers run mainline
+ * pvclock_kernel.  Its oracle: the (flag, value) it returns must come from
+ * the master-copy generation its pvclock_sc read section validated (CO6
+ * flag_coherence, CO3 torn_snapshot), and a TSC_STABLE value takes part in
+ * CO1/CO2/CO8 with the guest's reads.
  */
 #include <stdio.h>
 #include <string.h>
@@ -29,8 +36,17 @@ struct gen {
 	u64 step;
 };
 
+/* One pvclock_sc generation: the master copy a write section published. */
+struct mgen {
+	unsigned seq;
+	bool use_master_clock;
+	u64 master_kernel_ns, master_cycle_now;
+	s64 kvmclock_offset;
+};
+
 struct pvclock_world {
 	const struct pvclock_reader_ops *rops;
+	const struct pvclock_reader_ops *hops; /* host-side reader, or NULL */
 	const struct pvclock_writer_ops *wops;
 	struct kvm_clock_host *h;
 	struct pvclock_guest guest;
@@ -43,6 +59,10 @@ struct pvclock_world {
 	struct gen gens[PV_MAX_VCPUS][MAX_GENS];
 	int ngens[PV_MAX_VCPUS];
 	int reader_id[MAX_READERS];
+	struct mgen mgens[MAX_GENS];
+	int nmgens;
+	int vmm;              /* the vmm fiber's id, -1 if none */
+	u64 vmm_tsc, vmm_ns;  /* its last host TSC / host ns read in the current ioctl */
 };
 
 static struct pvclock_world W;
@@ -59,6 +79,8 @@ static u64 w_host_ns(struct kvm_clock_host *h)
 {
 	if (sim_self() >= 0)
 		sim_yield("host: get_kvmclock_base_ns");
+	if (sim_self() == W.vmm && W.vmm >= 0)
+		W.vmm_ns = sim_true_ns();
 	return sim_true_ns();
 }
 
@@ -73,6 +95,8 @@ static u64 w_host_tsc(struct kvm_clock_host *h)
 {
 	if (sim_self() >= 0)
 		sim_yield("host: rdtsc");
+	if (sim_self() == W.vmm && W.vmm >= 0)
+		W.vmm_tsc = sim_cpu_tsc(SIM_HOST_CPU);
 	return sim_cpu_tsc(SIM_HOST_CPU);
 }
 
@@ -101,19 +125,32 @@ static u64 rec_value(const struct pvclock_vcpu_time_info *r, u64 tsc)
 					  r->tsc_shift, tsc);
 }
 
+/*
+ * The record's line extended to any TSC, also before its own timestamp (a
+ * vCPU may re-anchor at an earlier instant, e.g. from the master copy).
+ */
+static s64 rec_line(const struct pvclock_vcpu_time_info *r, u64 tsc)
+{
+	if ((s64)(tsc - r->tsc_timestamp) >= 0)
+		return (s64)rec_value(r, tsc);
+	return (s64)r->system_time -
+	       (s64)pvclock_scale_delta(r->tsc_timestamp - tsc, r->tsc_to_system_mul, r->tsc_shift);
+}
+
 /* Ground truth: every record a writer means to publish, and CO5 on it. */
 static void w_publish(struct kvm_clock_host *h, int v, const struct pvclock_vcpu_time_info *rec)
 {
 	int n = W.ngens[v];
 	if (!W.adversarial && n > 0) {
 		const struct pvclock_vcpu_time_info *old = &W.gens[v][(n - 1) % MAX_GENS].rec;
-		u64 before = rec_value(old, rec->tsc_timestamp);
-		u64 after = rec->system_time;
-		if ((s64)(after - before) < 0) {
+		s64 before = rec_line(old, rec->tsc_timestamp);
+		s64 after = (s64)rec->system_time;
+		/* 1 ns: the old line is truncated differently on either side of its anchor */
+		if (after < before - 1) {
 			char what[96];
-			snprintf(what, sizeof(what), "vCPU %d record re-anchored %llu ns backwards", v,
-				 (unsigned long long)(before - after));
-			oracle_continuity(what, before, after);
+			snprintf(what, sizeof(what), "vCPU %d record re-anchored %lld ns backwards", v,
+				 (long long)(before - after));
+			oracle_continuity(what, (u64)before, (u64)after);
 		}
 	}
 	struct gen *g = &W.gens[v][n % MAX_GENS];
@@ -122,6 +159,21 @@ static void w_publish(struct kvm_clock_host *h, int v, const struct pvclock_vcpu
 	W.ngens[v] = n + 1;
 	if (sim_self() >= 0)
 		sim_note("publish-generation", (u64)n);
+}
+
+/* Ground truth: generation n of the master copy ends its write section with seq 2n. */
+static void w_publish_master(struct kvm_clock_host *h, bool use_master_clock, u64 master_kernel_ns,
+			     u64 master_cycle_now)
+{
+	struct mgen *g = &W.mgens[W.nmgens % MAX_GENS];
+	g->seq = 2u * (unsigned)W.nmgens;
+	g->use_master_clock = use_master_clock;
+	g->master_kernel_ns = master_kernel_ns;
+	g->master_cycle_now = master_cycle_now;
+	g->kvmclock_offset = h->kvmclock_offset; /* KVM_SET_CLOCK is not modelled: constant */
+	W.nmgens++;
+	if (sim_self() >= 0)
+		sim_note("publish-master-copy", g->seq);
 }
 
 static void w_apply_khz(struct kvm_clock_host *h, u32 khz)
@@ -138,6 +190,8 @@ static void w_apply_khz(struct kvm_clock_host *h, u32 khz)
 static void on_commit(void *ctx, volatile void *p, unsigned size, u64 value)
 {
 	const u8 *a = (const u8 *)p, *base = (const u8 *)W.guest.hv_clock;
+	if (sim_self() < 0)
+		return; /* boot: kvmclock being enabled before the guest runs */
 	if (!W.guest.hv_clock || a < base || a >= base + PV_MAX_VCPUS * sizeof(W.guest.hv_clock[0]))
 		return;
 	int v = (int)((a - base) / sizeof(W.guest.hv_clock[0]));
@@ -167,7 +221,13 @@ static void on_commit(void *ctx, volatile void *p, unsigned size, u64 value)
 
 static void on_event(void *ctx, enum sim_event ev, u8 arg)
 {
-	if (ev == SIM_EV_TSC_FREQ && !W.adversarial) {
+	/*
+	 * Not with a KVM_GET_CLOCK reader: the masterclock needs a TSC-based
+	 * host clocksource, i.e. CONSTANT_TSC, and there get_cpu_tsc_khz()
+	 * never changes; the model otherwise lets the ioctl scale an old master
+	 * copy with a new kHz figure, which no host does.
+	 */
+	if (ev == SIM_EV_TSC_FREQ && !W.adversarial && !W.hops) {
 		/* cpufreq: a new TSC rate, handled by the host fiber's notifier */
 		u32 rate = 64 + arg;
 		W.pending_khz = (u32)khz_of_rate(rate);
@@ -199,7 +259,20 @@ static void writer_fiber(void *arg)
 		if (W.pending_khz) {
 			u32 khz = W.pending_khz;
 			W.pending_khz = 0;
-			W.wops->tsc_khz_change(h, khz, w_apply_khz);
+			/*
+			 * Only a !CONSTANT_TSC host changes TSC frequency, and
+			 * its clocksource is not the TSC: the masterclock goes
+			 * (pvclock_gtod_notify) before cpufreq is followed.
+			 */
+			if (!h->host_tsc_unstable) {
+				h->host_tsc_unstable = true;
+				W.wops->masterclock_update(h);
+			}
+			if (W.wops->tsc_khz_change)
+				W.wops->tsc_khz_change(h, khz, w_apply_khz);
+			else
+				kvmclock_cpufreq_notifier_with(h, khz, w_apply_khz,
+							       W.wops->masterclock_update);
 			continue;
 		}
 		int v = (action >> 2) % h->nr_vcpus;
@@ -353,7 +426,80 @@ static void reader_fiber(void *arg)
 	}
 }
 
+/* ------------------------------------------------- host-side reader --- */
+
+static __noinline void check_get_clock(struct clock_read *r, const struct kvm_clock_data *d)
+{
+	struct kvm_clock_host *h = W.h;
+	u64 seq;
+	char what[200];
+
+	if (!sim_op_seen(&h->pvclock_sc.sequence, sizeof(h->pvclock_sc.sequence), &seq))
+		return; /* no read section: nothing ties the answer to a generation */
+	const struct mgen *g = NULL;
+	for (int k = W.nmgens - 1; k >= 0 && k >= W.nmgens - MAX_GENS; k--)
+		if (W.mgens[k % MAX_GENS].seq == (unsigned)seq)
+			g = &W.mgens[k % MAX_GENS];
+	if (!g) {
+		snprintf(what, sizeof(what), "KVM_GET_CLOCK validated pvclock_sc=%u, which no write "
+			 "section ended with", (unsigned)seq);
+		oracle_torn_snapshot(what);
+		return;
+	}
+	bool stable = d->flags & KVM_CLOCK_TSC_STABLE;
+	if (stable != g->use_master_clock) {
+		snprintf(what, sizeof(what), "KVM_GET_CLOCK returned TSC_STABLE=%d with a clock of "
+			 "master-copy generation seq=%u (use_master_clock=%d)", stable, g->seq,
+			 g->use_master_clock);
+		oracle_flag_coherence(what);
+		return;
+	}
+	u64 want;
+	if (g->use_master_clock) {
+		u64 khz;
+		s8 shift;
+		u32 mul;
+		if (!sim_op_seen(&h->tsc_khz, sizeof(h->tsc_khz), &khz))
+			khz = h->tsc_khz;
+		kvm_get_time_scale(NSEC_PER_SEC, khz * 1000ULL, &shift, &mul);
+		want = __pvclock_read_cycles_snap(g->master_cycle_now,
+						  g->master_kernel_ns + (u64)g->kvmclock_offset, mul,
+						  shift, W.vmm_tsc);
+	} else {
+		want = W.vmm_ns + (u64)g->kvmclock_offset;
+	}
+	if (d->clock != want) {
+		snprintf(what, sizeof(what), "KVM_GET_CLOCK returned %llu, generation seq=%u "
+			 "(use_master_clock=%d) gives %llu at the host time it read",
+			 (unsigned long long)d->clock, g->seq, g->use_master_clock,
+			 (unsigned long long)want);
+		oracle_torn_snapshot(what);
+		return;
+	}
+	/* a TSC_STABLE answer is kvmclock: monotonic with the guest's reads */
+	if (stable)
+		clock_read_end(r, MAX_READERS, d->clock);
+}
+
+static void vmm_fiber(void *arg)
+{
+	/* a VMM polls the clock (migration, kvmclock state save): 4 ioctls per guest read */
+	for (int i = 0; i < 4 * W.nr_reads; i++) {
+		struct clock_read r;
+		struct kvm_clock_data d = { 0 };
+		sim_op_begin("KVM_GET_CLOCK");
+		clock_read_begin(&r);
+		W.vmm_tsc = W.vmm_ns = 0;
+		W.hops->get_clock(W.h, &d);
+		check_get_clock(&r, &d);
+		sim_op_end();
+		sim_yield("vmm: between ioctls");
+	}
+}
+
 /* --------------------------------------------------------- scenario --- */
+
+static struct pvclock_writer_ops wops_resolved;
 
 void pvclock_scenario_run(const struct pvclock_reader_ops *rops, const struct pvclock_writer_ops *wops,
 			  const char *label, struct fdp *in)
@@ -374,8 +520,15 @@ void pvclock_scenario_run(const struct pvclock_reader_ops *rops, const struct pv
 	cfg.variant = label;
 
 	memset(&W, 0, sizeof(W));
+	W.vmm = -1;
+	if (rops->host) {
+		/* the guest side of a host-reader scenario: mainline kvmclock readers */
+		W.hops = rops;
+		rops = pv_variant_find("pvclock_kernel")->ops;
+	}
 	W.rops = rops;
-	W.wops = wops;
+	pvclock_writer_ops_resolve(&wops_resolved, wops);
+	W.wops = &wops_resolved;
 	W.in = in;
 	W.nr_readers = 1 + (shape >> 2) % MAX_READERS;
 	W.nr_reads = 1 + ((shape >> 4) & 3);
@@ -401,7 +554,10 @@ void pvclock_scenario_run(const struct pvclock_reader_ops *rops, const struct pv
 	h->vcpu_in_host = w_vcpu_in_host;
 	h->vcpu_order = w_vcpu_order;
 	h->publish = w_publish;
+	h->publish_master = w_publish_master;
+	h->ops = W.wops;
 	W.h = h;
+	w_publish_master(h, false, 0, 0); /* generation 0: the zeroed master copy, seq 0 */
 
 	W.guest.hv_clock = h->guest;
 	W.guest.nr_cpus = cfg.nr_cpus;
@@ -423,10 +579,13 @@ void pvclock_scenario_run(const struct pvclock_reader_ops *rops, const struct pv
 			h->vcpu[v].hv_clock = r;
 		}
 	}
+	/* the writer under test brings the records up (a writer's own invariants from boot) */
 	if (!W.adversarial)
-		kvm_update_masterclock(h);
+		W.wops->masterclock_update(h);
 
 	sim_spawn("kvm", writer_fiber, NULL, SIM_HOST_CPU, false);
+	if (W.hops)
+		W.vmm = sim_spawn("vmm", vmm_fiber, NULL, SIM_HOST_CPU, false);
 	for (int i = 0; i < W.nr_readers; i++) {
 		W.reader_id[i] = i;
 		sim_spawn(i == 0 ? "reader0" : i == 1 ? "reader1" : "reader2", reader_fiber,

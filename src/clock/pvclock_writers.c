@@ -8,11 +8,7 @@
 /* ---------------------------------------------------------- mainline -- */
 
 static const struct pvclock_writer_ops kvm_pvclock_writer_ops = {
-	.masterclock_update = kvm_update_masterclock,
-	.guest_time_update = kvm_guest_time_update,
-	.write_record = kvm_write_record,
 	.hypercall = kvm_pv_clock_pairing,
-	.tsc_khz_change = kvmclock_cpufreq_notifier,
 };
 
 PVCLOCK_WRITER(kvm_pvclock_writer, kvm_pvclock_writer_ops,
@@ -66,26 +62,22 @@ static bool kvm_2010_compute(struct kvm_clock_host *h, int v, struct pvclock_vcp
 	return true;
 }
 
-static void kvm_2010_update(struct kvm_clock_host *h, int v)
-{
-	struct pvclock_vcpu_time_info hv;
-	if (kvm_2010_compute(h, v, &hv, true, false))
-		kvm_setup_guest_pvclock(h, v, &hv);
-}
-
 /* No master copy and no freeze: every vCPU gets KVM_REQ_CLOCK_UPDATE. */
 static void kvm_2010_all(struct kvm_clock_host *h)
 {
 	for (int k = 0; k < h->nr_vcpus; k++)
-		kvm_vcpu_run_request(h, h->vcpu_order(h, k), kvm_2010_update);
+		kvm_vcpu_run_request(h, h->vcpu_order(h, k), kvm_guest_time_update);
+}
+
+static bool kvm_2010_no_warp_compute(struct kvm_clock_host *h, int v, struct pvclock_vcpu_time_info *hv)
+{
+	return kvm_2010_compute(h, v, hv, true, false);
 }
 
 static const struct pvclock_writer_ops kvm_pvclock_writer_2010_ops = {
+	.guest_time_compute = kvm_2010_no_warp_compute,
 	.masterclock_update = kvm_2010_all,
-	.guest_time_update = kvm_2010_update,
-	.write_record = kvm_write_record,
 	.hypercall = kvm_pv_clock_pairing,
-	.tsc_khz_change = kvmclock_cpufreq_notifier,
 };
 
 PVCLOCK_WRITER(kvm_pvclock_writer_2010, kvm_pvclock_writer_2010_ops,
@@ -96,25 +88,15 @@ PVCLOCK_WRITER(kvm_pvclock_writer_2010, kvm_pvclock_writer_2010_ops,
 		   "1d5f066e0b63 \"KVM: x86: Fix a possible backwards warp of kvmclock\"")
 
 /* CLK-02: the same without the catch-up. */
-static void kvm_2010_warp_update(struct kvm_clock_host *h, int v)
+static bool kvm_2010_warp_compute(struct kvm_clock_host *h, int v, struct pvclock_vcpu_time_info *hv)
 {
-	struct pvclock_vcpu_time_info hv;
-	if (kvm_2010_compute(h, v, &hv, false, false))
-		kvm_setup_guest_pvclock(h, v, &hv);
-}
-
-static void kvm_2010_warp_all(struct kvm_clock_host *h)
-{
-	for (int k = 0; k < h->nr_vcpus; k++)
-		kvm_vcpu_run_request(h, h->vcpu_order(h, k), kvm_2010_warp_update);
+	return kvm_2010_compute(h, v, hv, false, false);
 }
 
 static const struct pvclock_writer_ops kvm_pvclock_writer_2010_warp_ops = {
-	.masterclock_update = kvm_2010_warp_all,
-	.guest_time_update = kvm_2010_warp_update,
-	.write_record = kvm_write_record,
+	.guest_time_compute = kvm_2010_warp_compute,
+	.masterclock_update = kvm_2010_all,
 	.hypercall = kvm_pv_clock_pairing,
-	.tsc_khz_change = kvmclock_cpufreq_notifier,
 };
 
 PVCLOCK_WRITER(kvm_pvclock_writer_2010_warp, kvm_pvclock_writer_2010_warp_ops,
@@ -126,25 +108,15 @@ PVCLOCK_WRITER(kvm_pvclock_writer_2010_warp, kvm_pvclock_writer_2010_warp_ops,
 		   "a possible backwards warp of kvmclock\" (Zachary Amsden, 2010)")
 
 /* CLK-03: per-vCPU anchors with STABLE set, one vCPU at a time. */
-static void kvm_percpu_stable_update(struct kvm_clock_host *h, int v)
+static bool kvm_percpu_stable_compute(struct kvm_clock_host *h, int v, struct pvclock_vcpu_time_info *hv)
 {
-	struct pvclock_vcpu_time_info hv;
-	if (kvm_2010_compute(h, v, &hv, true, true))
-		kvm_setup_guest_pvclock(h, v, &hv);
-}
-
-static void kvm_percpu_stable_all(struct kvm_clock_host *h)
-{
-	for (int k = 0; k < h->nr_vcpus; k++)
-		kvm_vcpu_run_request(h, h->vcpu_order(h, k), kvm_percpu_stable_update);
+	return kvm_2010_compute(h, v, hv, true, true);
 }
 
 static const struct pvclock_writer_ops kvm_pvclock_writer_percpu_stable_ops = {
-	.masterclock_update = kvm_percpu_stable_all,
-	.guest_time_update = kvm_percpu_stable_update,
-	.write_record = kvm_write_record,
+	.guest_time_compute = kvm_percpu_stable_compute,
+	.masterclock_update = kvm_2010_all,
 	.hypercall = kvm_pv_clock_pairing,
-	.tsc_khz_change = kvmclock_cpufreq_notifier,
 };
 
 PVCLOCK_WRITER(kvm_pvclock_writer_percpu_stable, kvm_pvclock_writer_percpu_stable_ops,
@@ -164,10 +136,7 @@ static void kvm_stable_unmatched_gtod(struct kvm_clock_host *h)
 
 static const struct pvclock_writer_ops kvm_pvclock_writer_stable_unmatched_ops = {
 	.masterclock_update = kvm_stable_unmatched_gtod,
-	.guest_time_update = kvm_guest_time_update,
-	.write_record = kvm_write_record,
 	.hypercall = kvm_pv_clock_pairing,
-	.tsc_khz_change = kvmclock_cpufreq_notifier,
 };
 
 PVCLOCK_WRITER(kvm_pvclock_writer_stable_unmatched, kvm_pvclock_writer_stable_unmatched_ops,
@@ -196,31 +165,9 @@ static void kvm_write_guest_time_single_copy(struct kvm_clock_host *h, int v,
 	vc->hv_clock = *hv;
 }
 
-static void kvm_single_copy_update(struct kvm_clock_host *h, int v)
-{
-	struct pvclock_vcpu_time_info hv;
-	if (kvm_guest_time_compute(h, v, &hv))
-		kvm_write_guest_time_single_copy(h, v, &hv);
-}
-
-static void kvm_single_copy_all(struct kvm_clock_host *h)
-{
-	kvm_update_masterclock_with(h, kvm_single_copy_update);
-}
-
-static void kvm_single_copy_record(struct kvm_clock_host *h, int v,
-				   const struct pvclock_vcpu_time_info *ref)
-{
-	struct pvclock_vcpu_time_info hv = *ref;
-	kvm_write_guest_time_single_copy(h, v, &hv);
-}
-
 static const struct pvclock_writer_ops kvm_pvclock_writer_single_copy_ops = {
-	.masterclock_update = kvm_single_copy_all,
-	.guest_time_update = kvm_single_copy_update,
-	.write_record = kvm_single_copy_record,
+	.setup_guest_pvclock = kvm_write_guest_time_single_copy,
 	.hypercall = kvm_pv_clock_pairing,
-	.tsc_khz_change = kvmclock_cpufreq_notifier,
 };
 
 PVCLOCK_WRITER(kvm_pvclock_writer_single_copy, kvm_pvclock_writer_single_copy_ops,
@@ -251,17 +198,10 @@ static void kvm_flag_outside_update(struct kvm_clock_host *h, int v)
 	h->vcpu[v].hv_clock = meant;
 }
 
-static void kvm_flag_outside_all(struct kvm_clock_host *h)
-{
-	kvm_update_masterclock_with(h, kvm_flag_outside_update);
-}
-
+/* The masterclock update runs it on every vCPU; explicit records are mainline's. */
 static const struct pvclock_writer_ops kvm_pvclock_writer_flag_outside_ops = {
-	.masterclock_update = kvm_flag_outside_all,
 	.guest_time_update = kvm_flag_outside_update,
-	.write_record = kvm_write_record,
 	.hypercall = kvm_pv_clock_pairing,
-	.tsc_khz_change = kvmclock_cpufreq_notifier,
 };
 
 PVCLOCK_WRITER(kvm_pvclock_writer_flag_outside_window, kvm_pvclock_writer_flag_outside_ops,
@@ -290,30 +230,9 @@ static void kvm_setup_guest_pvclock_no_wmb(struct kvm_clock_host *h, int v,
 	h->vcpu[v].hv_clock = hv;
 }
 
-static void kvm_no_wmb_update(struct kvm_clock_host *h, int v)
-{
-	struct pvclock_vcpu_time_info hv;
-	if (kvm_guest_time_compute(h, v, &hv))
-		kvm_setup_guest_pvclock_no_wmb(h, v, &hv);
-}
-
-static void kvm_no_wmb_all(struct kvm_clock_host *h)
-{
-	kvm_update_masterclock_with(h, kvm_no_wmb_update);
-}
-
-static void kvm_no_wmb_record(struct kvm_clock_host *h, int v, const struct pvclock_vcpu_time_info *ref)
-{
-	struct pvclock_vcpu_time_info hv = *ref;
-	kvm_setup_guest_pvclock_no_wmb(h, v, &hv);
-}
-
 static const struct pvclock_writer_ops kvm_pvclock_writer_no_wmb_ops = {
-	.masterclock_update = kvm_no_wmb_all,
-	.guest_time_update = kvm_no_wmb_update,
-	.write_record = kvm_no_wmb_record,
+	.setup_guest_pvclock = kvm_setup_guest_pvclock_no_wmb,
 	.hypercall = kvm_pv_clock_pairing,
-	.tsc_khz_change = kvmclock_cpufreq_notifier,
 };
 
 PVCLOCK_WRITER(kvm_pvclock_writer_no_wmb, kvm_pvclock_writer_no_wmb_ops,
@@ -328,17 +247,13 @@ PVCLOCK_WRITER(kvm_pvclock_writer_no_wmb, kvm_pvclock_writer_no_wmb_ops,
 /* CLK-25: KVM_HC_CLOCK_PAIRING served although every exit republishes the record. */
 static u64 kvm_pv_clock_pairing_pre_fix(struct kvm_clock_host *h, int v, u64 nr, u64 arg)
 {
-	if (nr != KVM_HC_CLOCK_PAIRING || !h->use_master_clock)
+	if (nr != KVM_HC_CLOCK_PAIRING || !READ_ONCE(h->use_master_clock))
 		return (u64)-KVM_EOPNOTSUPP;
 	return h->host_tsc(h) + (u64)h->vcpu[v].tsc_offset;
 }
 
 static const struct pvclock_writer_ops kvm_pvclock_writer_clock_pairing_catchup_ops = {
-	.masterclock_update = kvm_update_masterclock,
-	.guest_time_update = kvm_guest_time_update,
-	.write_record = kvm_write_record,
 	.hypercall = kvm_pv_clock_pairing_pre_fix,
-	.tsc_khz_change = kvmclock_cpufreq_notifier,
 };
 
 PVCLOCK_WRITER(kvm_pvclock_writer_clock_pairing_catchup, kvm_pvclock_writer_clock_pairing_catchup_ops,

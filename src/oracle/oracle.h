@@ -37,8 +37,17 @@ struct clock_oracle_cfg {
 	u64 unit_ns;            /* 1 for ns clocks, 100 for Hyper-V reference time */
 	s64 base;               /* expected value - true_ns/unit at any instant */
 	u64 tolerance;          /* plausibility window, in units */
+	u64 slack;              /* CO1/CO2: a step back of at most this many units is
+				   rounding, not a violation (0: exact; hv: the KVM
+				   page derivation's truncations, H4) */
 };
 void clock_oracle_reset(const struct clock_oracle_cfg *cfg);
+/*
+ * The clock is stepped forward by delta units (KVM_SET_CLOCK): reads may
+ * return either side of the step while it is published, so the window's
+ * upper edge moves and its lower edge stays.
+ */
+void clock_oracle_step_forward(u64 delta);
 
 struct clock_read {
 	u64 g0;           /* max value of reads completed before this one began */
@@ -58,5 +67,13 @@ void oracle_flag_coherence(const char *what);
 void oracle_fallback(const char *what);
 void oracle_writer_discipline(const char *what);
 void oracle_notification(const char *what);
+
+/* ---- TLB flush / page-table freeing (src/oracle/tlb_oracles.c) ---- */
+void oracle_table_uaf(const char *what);
+void oracle_stale_tlb(const char *what);
+void oracle_walker_linearizable(const char *what);
+void oracle_stale_psc(const char *what);
+void oracle_refcount_zero(const char *what);
+void oracle_irq_discipline(const char *what);
 
 #endif

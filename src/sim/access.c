@@ -182,6 +182,8 @@ u64 pvsim_load(struct pv_site *s, const volatile void *p, unsigned size)
 	if (g_sim.cur < 0)
 		return mem_read(p, size);
 	sim_point();
+	if (g_sim.cfg.on_access)
+		g_sim.cfg.on_access(g_sim.cfg.ctx, sim_site_id(s), p, size, false);
 	struct sim_fiber *f = sim_cur();
 	if (f->nhoist < SIM_HOIST)
 		f->hoist[f->nhoist++] = sim_cpu_tsc_now(f->cpu);
@@ -221,6 +223,8 @@ void pvsim_store(struct pv_site *s, volatile void *p, unsigned size, u64 v)
 			break;
 		}
 	}
+	if (g_sim.cfg.on_access)
+		g_sim.cfg.on_access(g_sim.cfg.ctx, sim_site_id(s), p, size, true);
 	store_issue(&e);
 	sim_trace(SIM_OP_STORE, s, NULL, v);
 }
@@ -309,6 +313,8 @@ u64 pvsim_rmw(struct pv_site *s, volatile void *p, unsigned size, enum pvsim_rmw
 		sim_point();
 		sim_sb_drain(f->cpu, SIM_SB_SIZE); /* locked op */
 		hoist_reset(f);
+		if (g_sim.cfg.on_access)
+			g_sim.cfg.on_access(g_sim.cfg.ctx, sim_site_id(s), p, size, true);
 	}
 	u64 old = mem_read(p, size), nv = old;
 	u64 mask = size == 8 ? ~0ULL : ((1ULL << (size * 8)) - 1);
@@ -350,6 +356,8 @@ void pvsim_irq_restore(struct pv_site *s, unsigned long flags)
 	sim_point();
 	sim_cur()->irq_off = flags;
 	sim_trace(SIM_OP_IRQ, s, flags ? "irq-off" : "irq-on", flags);
+	if (!flags && g_sim.nipi) /* pending interrupts fire as IRQs come back on */
+		sim_ipi_poll();
 }
 
 void pvsim_preempt(int delta)

@@ -268,3 +268,9 @@ __attribute__((noinline)) void pv_feature_hit(u32 h)
 	case 255: __asm__ volatile("# pvfuzz feature 255" ::: "memory"); break;
 	}
 }
+
+/* A scenario's own feature (sim.h): folded like the reads-from hashes. */
+void sim_feature(u32 h)
+{
+	pv_feature_hit(h ^ (h >> 15));
+}

@@ -127,6 +127,17 @@ void sim_reset(const struct sim_config *cfg, struct fdp *in)
 	sim_trace_reset();
 }
 
+/* A run without fibers (arithmetic targets): name the variant, restart the trace. */
+void sim_begin_pure(const char *variant, struct fdp *in)
+{
+	g_sim.cfg.variant = variant;
+	g_sim.in = in;
+	g_sim.cur = -1;
+	g_sim.step = 0;
+	g_sim.nf = 0;
+	sim_trace_reset();
+}
+
 static void fiber_main(void *arg);
 
 int sim_spawn(const char *name, sim_fiber_fn fn, void *arg, int cpu, bool guest)
@@ -151,11 +162,14 @@ static void decode_schedule(void)
 {
 	struct fdp *in = g_sim.in;
 	if (!(g_sim.cfg.mode & SIM_MODE_SPARSE)) {
+		/* scenarios whose runs are short draw change points from a shorter span */
+		u32 span = g_sim.cfg.change_span && g_sim.cfg.change_span < SIM_FAIR_AFTER ?
+				   g_sim.cfg.change_span : SIM_FAIR_AFTER;
 		for (int i = 0; i < g_sim.nf; i++)
 			g_sim.f[i].prio = fdp_tail_u8(in, 0);
 		g_sim.nchange = fdp_tail_u8(in, 0) % 4;
 		for (int i = 0; i < g_sim.nchange; i++)
-			g_sim.change[i] = fdp_tail_u16(in, 0) % SIM_FAIR_AFTER;
+			g_sim.change[i] = fdp_tail_u16(in, 0) % span;
 	}
 	g_sim.nev = fdp_tail_u8(in, 0) % (SIM_MAX_EVENTS + 1);
 	u32 at = 0;
@@ -216,6 +230,21 @@ static bool wait_for_time(void)
 	return true;
 }
 
+/*
+ * The host's side of a deschedule/resume runs atomically: with no current
+ * fiber, compat primitives in the hook are plain accesses (no scheduling
+ * point, no nested event processing).
+ */
+static void host_preempt_hook(int cpu, bool preempted)
+{
+	if (!g_sim.cfg.on_host_preempt)
+		return;
+	int cur = g_sim.cur;
+	g_sim.cur = -1;
+	g_sim.cfg.on_host_preempt(g_sim.cfg.ctx, cpu, preempted);
+	g_sim.cur = cur;
+}
+
 static void host_resume_due(void)
 {
 	for (int c = 0; c < g_sim.cfg.nr_cpus; c++) {
@@ -223,8 +252,7 @@ static void host_resume_due(void)
 		if (p->preempted && g_sim.step >= p->preempted_until) {
 			p->preempted = false;
 			sim_trace(SIM_OP_EVENT, NULL, "host-resume-vcpu", (u64)c);
-			if (g_sim.cfg.on_host_preempt)
-				g_sim.cfg.on_host_preempt(g_sim.cfg.ctx, c, false);
+			host_preempt_hook(c, false);
 		}
 	}
 }
@@ -266,7 +294,7 @@ static void ev_migrate(u8 arg)
 	struct sim_fiber *f = &g_sim.f[(arg & 7) % g_sim.nf];
 	int cpu = (arg >> 3) % g_sim.cfg.nr_cpus;
 	/* a task in a preempt- or IRQ-disabled section cannot be migrated */
-	if (!f->guest || f->done || f->preempt_count || f->irq_off || f->cpu == cpu)
+	if (!f->guest || f->done || f->pinned || f->preempt_count || f->irq_off || f->cpu == cpu)
 		return;
 	sim_sb_drain(f->cpu, SIM_SB_SIZE); /* a context switch is a full barrier */
 	f->cpu = cpu;
@@ -274,17 +302,21 @@ static void ev_migrate(u8 arg)
 	sim_trace(SIM_OP_EVENT, NULL, "migrate", (u64)cpu);
 }
 
-static void ev_host_preempt(u8 arg)
+void sim_host_preempt(int cpu, u32 steps)
 {
-	int cpu = (arg & 3) % g_sim.cfg.nr_cpus;
+	cpu %= g_sim.cfg.nr_cpus;
 	struct sim_cpu *p = &g_sim.cpu[cpu];
 	if (p->preempted)
 		return;
 	p->preempted = true;
-	p->preempted_until = g_sim.step + 8 * ((arg >> 2) + 1);
+	p->preempted_until = g_sim.step + steps;
 	sim_trace(SIM_OP_EVENT, NULL, "host-preempt-vcpu", (u64)cpu);
-	if (g_sim.cfg.on_host_preempt)
-		g_sim.cfg.on_host_preempt(g_sim.cfg.ctx, cpu, true);
+	host_preempt_hook(cpu, true);
+}
+
+static void ev_host_preempt(u8 arg)
+{
+	sim_host_preempt(arg & 3, 8u * ((arg >> 2) + 1));
 }
 
 static void apply_event(const struct sim_ev *e)
@@ -350,6 +382,8 @@ void sim_point(void)
 		apply_event(&g_sim.ev[g_sim.evi++]);
 	check_liveness(sim_cur());
 	reschedule(false);
+	if (g_sim.nipi) /* an interrupt is taken between two instructions */
+		sim_ipi_poll();
 }
 
 void sim_demote(void)
@@ -453,6 +487,11 @@ void sim_op_end(void)
 	struct sim_fiber *f = sim_cur();
 	sim_trace(SIM_OP_END, NULL, f->op, g_sim.step - f->op_start);
 	f->op = NULL;
+}
+
+void sim_pin(int fiber)
+{
+	g_sim.f[fiber].pinned = true;
 }
 
 void sim_writer_idle(void)

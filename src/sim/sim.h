@@ -52,20 +52,35 @@ struct sim_config {
 	u8 mode;
 	int nr_cpus;           /* guest vCPUs, 1..SIM_MAX_CPUS */
 	u32 tsc_rate;          /* TSC ticks per step (all vCPUs at start) */
+	u32 change_span;       /* PCT change points fall in [0, change_span); 0: SIM_FAIR_AFTER */
 	s64 tsc_skew[SIM_MAX_CPUS];
 	/* Scenario hooks; any may be NULL. */
 	void (*on_event)(void *ctx, enum sim_event ev, u8 arg);
 	u64 (*on_exit)(void *ctx, int cpu, enum pv_exit_reason r, u64 a0, u64 a1);
+	/*
+	 * The host deschedules (preempted) or resumes vCPU cpu: kvm_arch_vcpu_put
+	 * / vcpu entry.  Runs atomically (compat primitives inside it are plain
+	 * accesses, no scheduling points): the host acts while the vCPU is out.
+	 */
 	void (*on_host_preempt)(void *ctx, int cpu, bool preempted);
 	/* a store becomes visible to other CPUs (after store buffers, reordering) */
 	void (*on_commit)(void *ctx, volatile void *p, unsigned size, u64 value);
+	/*
+	 * Every load/store/RMW of a fiber, after its scheduling point and before
+	 * the memory is touched: scenarios check ground truth (e.g. a freed
+	 * page-table page) at the exact instant of the access.
+	 */
+	void (*on_access)(void *ctx, u32 site, const volatile void *p, unsigned size, bool write);
 	void *ctx;
 	const char *variant;   /* for reports */
 };
 
 /* ---- lifecycle ---- */
 void sim_reset(const struct sim_config *cfg, struct fdp *in);
+/* Instead of sim_reset() for a target without fibers (clock_math): trace and names only. */
+void sim_begin_pure(const char *variant, struct fdp *in);
 int sim_spawn(const char *name, sim_fiber_fn fn, void *arg, int cpu, bool guest);
+void sim_pin(int fiber);   /* a per-CPU task: SIM_EV_MIGRATE never moves it */
 void sim_run(void);        /* decodes the schedule from the input tail, runs all fibers */
 bool sim_run_completed(void);
 
@@ -82,6 +97,22 @@ void sim_writer_idle(void);           /* the writer has no more unprompted work 
  */
 void sim_vcpu_in_host(int cpu, bool in_host);
 void sim_note(const char *what, u64 v); /* an annotation in the trace */
+/*
+ * A scenario's own interleaving feature (e.g. reads-from on memory outside
+ * the shared arena, or a near miss of an oracle): a new value is a new edge.
+ */
+void sim_feature(u32 h);
+/*
+ * The host deschedules vCPU cpu now, for `steps` steps (what
+ * SIM_EV_HOST_PREEMPT does at a scheduled step): scenarios use it to preempt
+ * at a protocol point, e.g. inside a walker's section.  Takes effect at the
+ * vCPU's next scheduling point.
+ */
+void sim_host_preempt(int cpu, u32 steps);
+/* IPIs to vCPU cpu wait until `steps` more steps have passed (delivery timing). */
+void sim_ipi_hold(int cpu, u32 steps);
+/* The guest task currently running on vCPU cpu is inside an IPI handler. */
+bool sim_in_ipi(void);
 
 /* ---- ground truth, for oracles and host models ---- */
 u64 sim_step(void);

@@ -32,6 +32,8 @@ struct sim_fiber {
 	bool guest;
 	bool done;
 	bool in_exit;   /* running host code for its vCPU's VM exit */
+	bool in_ipi;    /* running an IPI handler (hard-IRQ context) */
+	bool pinned;    /* never migrated (a per-CPU task) */
 	int prio;
 	u64 own_steps;
 	int preempt_count;
@@ -53,7 +55,19 @@ struct sim_fiber {
 	int nplain;
 };
 
+#define SIM_MAX_IPI 8
+
+/* One queued IPI (src/sim/ipi.c). */
+struct sim_ipi {
+	smp_call_func_t func;
+	void *info;
+	int *pending; /* the sender's ack counter, or NULL (no wait) */
+};
+
 struct sim_cpu {
+	struct sim_ipi ipi[SIM_MAX_IPI]; /* FIFO of pending IPIs */
+	int nipi;
+	u64 ipi_hold_until;             /* no delivery before this step */
 	u64 tsc_anchor;
 	u64 step_anchor;
 	u32 rate;
@@ -88,6 +102,7 @@ struct sim_state {
 	u8 out_of_guest; /* bit per vCPU: in the host, its guest tasks cannot run */
 	u8 in_exit;      /* bit per vCPU: a task of it is in a VM exit handler */
 	bool writer_idle;
+	int nipi;        /* IPIs queued on all vCPUs: 0 keeps delivery off the hot path */
 	bool completed;
 	/* shared arena and its reads-from shadow */
 	size_t arena_used;
@@ -111,6 +126,8 @@ static inline struct sim_fiber *sim_cur(void)
 void sim_point(void);              /* one scheduling point of the current fiber */
 void sim_demote(void);             /* spin-loop head: a PCT change point */
 u64 sim_cpu_tsc_now(int cpu);
+/* ipi.c: deliver pending IPIs to the current fiber if it can take them */
+void sim_ipi_poll(void);
 /* access.c */
 void sim_commit_plain(struct sim_fiber *f);
 void sim_sb_drain(int cpu, int n);

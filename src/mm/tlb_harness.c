@@ -1,0 +1,614 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The TLB-flush / page-table-freeing scenario in the simulator.
+ *
+ * vCPU0 runs the mutator (munmap+mmap, remap, collapse) through the selected
+ * flush backend and free path; vCPUs 1.. run workers (the selected lockless
+ * walker, user accesses through the TLB, lazy-TLB periods with speculative
+ * walks) and then an idle loop that takes IPIs and reports quiescent states.
+ * Every task is pinned to its vCPU (sim_pin), as per-CPU work is.
+ *
+ * Input head (front), each byte defaulting when the input runs out:
+ *   mode    bit 0: sparse schedule instead of PCT (other sim modes are off)
+ *   shape   vCPUs 2-4 | mutator ops 1-4 | worker ops 1-4
+ *   fail    bit k: the k-th table-batch page allocation fails (GFP_NOWAIT)
+ *   then one byte per mutator op, then per worker (vCPU 1..) one per op:
+ *     mutator: kind = b & 3: 0 munmap+mmap region (b>>2)&3, 1 remap vpn
+ *              (b>>2)&15, 2 collapse region with (b>>4)&7 slow page copies,
+ *              3 munmap+mmap with the batch allocation failing
+ *     worker:  kind = b & 3: 0 walk from vpn (b>>2)&15 to the end of its pte
+ *              table and hold the pinned pages for 1 << 2*(b>>6) rounds, 1 user access, 2 lazy
+ *              period of 1+((b>>2)&7) rounds of speculative walks, 3 access
+ *              then walk; after its ops a worker repeats its last op (a
+ *              lazy period: idles) until the mutator is done
+ * Tail events: SIM_EV_HOST_PREEMPT (at a step, also inside walker sections),
+ * SIM_EV_SCENARIO: arg bit 7 clear: the next 1+(arg&3) batch allocations
+ * fail; set: the host preempts vCPU arg&3 for 8*(((arg>>2)&31)+1) steps as
+ * soon as its next walk has derived a pte-table pointer (a preemption inside
+ * the walker's section, keyed on the protocol point rather than a step),
+ * SIM_EV_SCENARIO2 (IPIs to vCPU arg&3 held for 4*(arg>>2) steps).
+ *
+ * Ground truth: the reference mapping of every vpn with its history, a
+ * mapping version per vpn and the versions completed flushes covered, each
+ * walker's table references with their generations, pins held by callers.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "mm/tlb_harness.h"
+#include "oracle/oracle.h"
+#include "sim/sim.h"
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PV_TLB_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define PV_TLB_ASAN 1
+#endif
+#ifdef PV_TLB_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+#define LOGN 32
+#define MAX_REFS 4
+
+struct fiber_state {
+	int irqoff, rcu;
+	struct { int pfn; u32 gen; } ref[MAX_REFS];
+	int nref;
+	u32 snap[MM_NR_VPN];
+};
+
+struct tlb_world {
+	struct mm_struct *mm;
+	struct mm_hooks hooks;
+	struct fdp *in;
+	int nr_cpus, mut_ops, work_ops;
+	u8 fail_mask;
+	int nbatch, fail_next;
+	bool running[MM_MAX_CPUS];
+	u32 preempt_in_walk[MM_MAX_CPUS]; /* armed: steps to preempt for at the next walk */
+	bool mutator_done;
+	/* ground truth */
+	int cur_map[MM_NR_VPN];
+	u32 ver[MM_NR_VPN];
+	u32 flushed_ver[MM_NR_VPN];
+	struct { u64 step; int pfn; } log[MM_NR_VPN][LOGN];
+	int nlog[MM_NR_VPN];
+	u64 discarded;
+	int held[MM_DATA_PAGES];
+	struct fiber_state fs[SIM_MAX_FIBERS];
+	u32 rf_site[PT_POOL_PAGES * PTRS_PER_TABLE]; /* last writer of each table word */
+	u8 rf_fiber[PT_POOL_PAGES * PTRS_PER_TABLE];
+	u8 mut_op[4];
+	u8 work_op[MM_MAX_CPUS][4];
+	int cpu_arg[MM_MAX_CPUS];
+};
+
+static struct tlb_world W;
+static struct pt_pool pool;
+static struct pt_alloc_ops pool_ops;
+
+static bool table_linked(struct mm_struct *mm, int pfn);
+
+/* near misses of the oracles, as features: the fuzzer is rewarded for
+ * getting close (a stale-but-unflushed TLB hit, a walker on an unlinked
+ * table, an IPI inside an RCU section, a preemption inside a walk) */
+enum { NM_TLB_UNFLUSHED = 0x1000, NM_WALK_UNLINKED = 0x2000, NM_PSC_UNLINKED = 0x3000,
+       NM_GRAB_CHANGED = 0x4000, NM_IPI_IN_RCU = 0x5000, NM_PREEMPT_IN_WALK = 0x6000,
+       NM_BATCH_FAIL = 0x7000 };
+
+static void near_miss(u32 kind, u32 detail)
+{
+	sim_feature((kind | detail) * 0x9E3779B1u);
+}
+
+
+static struct fiber_state *me(void)
+{
+	return &W.fs[sim_self() < 0 ? 0 : sim_self()];
+}
+
+/* ------------------------------------------------------- ground truth -- */
+
+static void h_mapping_changed(struct mm_struct *mm, int vpn, int n)
+{
+	for (int v = vpn; v < vpn + n && v < MM_NR_VPN; v++) {
+		int m = mm_ref_lookup(mm, v);
+		if (m == -2) {
+			char what[96];
+			snprintf(what, sizeof(what), "vpn %d: a pmd now points at a page that is not a live pte table", v);
+			oracle_table_uaf(what);
+		}
+		if (m == W.cur_map[v])
+			continue;
+		W.cur_map[v] = m;
+		W.ver[v]++;
+		int k = W.nlog[v]++ % LOGN;
+		W.log[v][k].step = sim_step();
+		W.log[v][k].pfn = m;
+	}
+}
+
+static u32 h_ref_version(struct mm_struct *mm, int vpn)
+{
+	return W.ver[vpn];
+}
+
+/* was vpn mapped to pfn at some instant in [from, now]? */
+static bool mapped_since(int vpn, int pfn, u64 from)
+{
+	int n = W.nlog[vpn];
+	int first = n > LOGN ? n - LOGN : 0;
+	for (int k = n - 1; k >= first; k--) {
+		const typeof(W.log[0][0]) *e = &W.log[vpn][k % LOGN];
+		if (e->pfn == pfn)
+			return true;
+		if (e->step <= from)
+			return false; /* the mapping in force at `from` */
+	}
+	return n > LOGN; /* history lost: give the benefit of the doubt */
+}
+
+static void h_table_ref(struct mm_struct *mm, int pfn)
+{
+	struct fiber_state *f = me();
+	const struct ptdesc *d = pt_desc(mm, pfn);
+	if (d->type == PT_FREE) {
+		char what[96];
+		snprintf(what, sizeof(what), "walker derived a pointer to table pfn %d, already freed", pfn);
+		oracle_table_uaf(what);
+	}
+	if (f->nref < MAX_REFS) {
+		f->ref[f->nref].pfn = pfn;
+		f->ref[f->nref++].gen = d->gen;
+	}
+	/* an armed in-walk preemption: the host deschedules this vCPU right
+	 * after its walker derived a pte-table pointer */
+	int cpu = smp_processor_id();
+	if (d->type == PT_PTE && W.preempt_in_walk[cpu]) {
+		sim_host_preempt(cpu, W.preempt_in_walk[cpu]);
+		W.preempt_in_walk[cpu] = 0;
+	}
+}
+
+static void h_section(struct mm_struct *mm, enum mm_section kind, bool enter)
+{
+	struct fiber_state *f = me();
+	int *depth = kind == MM_SEC_IRQOFF ? &f->irqoff : &f->rcu;
+	*depth += enter ? 1 : -1;
+	if (!enter && !f->irqoff && !f->rcu)
+		f->nref = 0;
+}
+
+static void h_grab(struct mm_struct *mm, int vpn, int pfn)
+{
+	if (W.cur_map[vpn] != pfn)
+		near_miss(NM_GRAB_CHANGED, 0);
+	if (mm->page_free >> pfn & 1) {
+		char what[128];
+		snprintf(what, sizeof(what), "walker took a reference on page %d (vpn %d) while it was free: "
+			 "refcount raised from zero", pfn, vpn);
+		oracle_refcount_zero(what);
+	}
+}
+
+static void h_ipi(struct mm_struct *mm)
+{
+	struct fiber_state *f = me();
+	if (f->rcu)
+		near_miss(NM_IPI_IN_RCU, 0);
+	if (f->irqoff) {
+		char what[96];
+		snprintf(what, sizeof(what), "vCPU %d handled an IPI inside an IRQ-off walker section",
+			 smp_processor_id());
+		oracle_irq_discipline(what);
+	}
+}
+
+static void h_quiescent(struct mm_struct *mm)
+{
+	struct fiber_state *f = me();
+	if (f->irqoff || f->rcu || mm->cpu[smp_processor_id()].rcu_nesting || sim_in_ipi()) {
+		char what[96];
+		snprintf(what, sizeof(what), "vCPU %d reported a quiescent state inside a read-side section",
+			 smp_processor_id());
+		oracle_irq_discipline(what);
+	}
+}
+
+static void flush_range(int start, int end, int *lo, int *hi)
+{
+	*lo = start == TLB_FLUSH_ALL ? 0 : start;
+	*hi = start == TLB_FLUSH_ALL || end == TLB_FLUSH_ALL ? MM_NR_VPN : end;
+	if (*hi > MM_NR_VPN)
+		*hi = MM_NR_VPN;
+}
+
+static void h_flush_begin(struct mm_struct *mm, int start, int end)
+{
+	int lo, hi;
+	flush_range(start, end, &lo, &hi);
+	for (int v = lo; v < hi; v++)
+		me()->snap[v] = W.ver[v];
+}
+
+static void h_flush_end(struct mm_struct *mm, int start, int end)
+{
+	int lo, hi;
+	flush_range(start, end, &lo, &hi);
+	for (int v = lo; v < hi; v++)
+		if (me()->snap[v] > W.flushed_ver[v])
+			W.flushed_ver[v] = me()->snap[v];
+}
+
+static void h_tlb_use(struct mm_struct *mm, int cpu, const struct tlb_entry *e)
+{
+	char what[160];
+	if (e->ver != W.ver[e->vpn])
+		near_miss(NM_TLB_UNFLUSHED, (u32)cpu);
+	if (mm->page_free >> e->pfn & 1) {
+		snprintf(what, sizeof(what), "vCPU %d used its TLB entry vpn %d -> page %d after the page was freed",
+			 cpu, e->vpn, e->pfn);
+		oracle_stale_tlb(what);
+	}
+	if (e->ver < W.flushed_ver[e->vpn]) {
+		snprintf(what, sizeof(what), "vCPU %d used TLB entry vpn %d -> page %d (mapping v%u) after a flush "
+			 "covering mapping v%u returned", cpu, e->vpn, e->pfn, e->ver, W.flushed_ver[e->vpn]);
+		oracle_stale_tlb(what);
+	}
+}
+
+static void h_psc_use(struct mm_struct *mm, int cpu, int pfn, u32 gen)
+{
+	const struct ptdesc *d = pt_desc(mm, pfn);
+	if (!table_linked(mm, pfn))
+		near_miss(NM_PSC_UNLINKED, (u32)cpu);
+	if (d->type != PT_PTE || d->gen != gen) {
+		char what[160];
+		snprintf(what, sizeof(what), "vCPU %d hit a paging-structure-cache entry for table pfn %d gen %u: "
+			 "the page is %s", cpu, pfn, gen,
+			 d->type == PT_FREE ? "freed" : "reused (new generation)");
+		oracle_stale_psc(what);
+	}
+}
+
+static void h_page_freed(struct mm_struct *mm, int pfn)
+{
+	W.discarded &= ~(1ULL << pfn);
+}
+
+static void h_discard(struct mm_struct *mm, int pfn)
+{
+	if (W.held[pfn]) {
+		char what[128];
+		snprintf(what, sizeof(what), "collapse discarded page %d (found unpinned) while a walker's "
+			 "caller holds it as its result", pfn);
+		oracle_walker_linearizable(what);
+	}
+	W.discarded |= 1ULL << pfn;
+}
+
+static bool h_batch_alloc_fails(struct mm_struct *mm)
+{
+	int k = W.nbatch++;
+	if (W.fail_next > 0) {
+		W.fail_next--;
+		sim_note("batch-alloc-fails", (u64)k);
+		return true;
+	}
+	near_miss(NM_BATCH_FAIL, (u32)k & 7);
+	if (k < 8 && (W.fail_mask >> k & 1)) {
+		sim_note("batch-alloc-fails", (u64)k);
+		return true;
+	}
+	return false;
+}
+
+static bool h_vcpu_running(struct mm_struct *mm, int cpu)
+{
+	return W.running[cpu];
+}
+
+static bool table_linked(struct mm_struct *mm, int pfn)
+{
+	for (int r = 0; r < PTRS_PER_TABLE; r++) {
+		u64 pmd = MM_BK_READ(*pmd_entry_ptr(mm, r));
+		if (pte_present(pmd) && pte_pfn(pmd) == pfn)
+			return true;
+	}
+	return pfn == W.mm->pgd || pfn == pte_pfn(MM_BK_READ(pt_va(mm, mm->pgd)->e[0]));
+}
+
+/*
+ * TO1 at the instant of the access: after the scheduling point, before the
+ * memory is touched.  Also the reads-from feedback for table memory, which
+ * lives outside the simulator's arena.
+ */
+static void on_access(void *ctx, u32 site, const volatile void *p, unsigned size, bool write)
+{
+	int pfn;
+	if (!pt_pool_owns(&pool, p, &pfn))
+		return;
+	const struct ptdesc *d = &pool.desc[pfn];
+	char what[160];
+	if (d->type == PT_FREE) {
+#ifndef PV_TLB_ASAN
+		snprintf(what, sizeof(what), "%s of table pfn %d after it was freed", write ? "store" : "load", pfn);
+		oracle_table_uaf(what);
+#endif
+		return; /* ASan builds: ASan reports the access itself */
+	}
+	size_t word = (size_t)((const u8 *)p - (const u8 *)pool.slab) / 8 % (PT_POOL_PAGES * PTRS_PER_TABLE);
+	if (write) {
+		W.rf_site[word] = site;
+		W.rf_fiber[word] = (u8)(sim_self() + 1);
+	} else {
+		u32 h = W.rf_site[word] * 0x9E3779B1u ^ site * 0x85EBCA77u;
+		h ^= W.rf_fiber[word] == (u8)(sim_self() + 1) ? 0x5bd1e995u : 0;
+		sim_feature(h);
+	}
+	struct fiber_state *f = me();
+	for (int i = 0; i < f->nref; i++) {
+		if (f->ref[i].pfn != pfn)
+			continue;
+		if (f->ref[i].gen != d->gen) {
+			snprintf(what, sizeof(what), "walker %s table pfn %d through a pointer of generation %u; "
+				 "the page was freed and reused (generation %u)", write ? "stored to" : "loaded",
+				 pfn, f->ref[i].gen, d->gen);
+			oracle_table_uaf(what);
+		}
+		if (!table_linked(W.mm, pfn))
+			near_miss(NM_WALK_UNLINKED, site & 0xff);
+	}
+}
+
+#ifdef PV_TLB_ASAN
+/* ASan's report on a freed table ends the run: still print the trace hash
+ * (an error-report callback, so libFuzzer's death callback keeps saving the input) */
+static void print_hash_on_report(const char *report)
+{
+	fprintf(stderr, "==pvfuzz== trace-hash %016llx\n", (unsigned long long)sim_trace_hash());
+}
+#endif
+
+/* ----------------------------------------------------------- host side -- */
+
+static void on_host_preempt(void *ctx, int cpu, bool preempted)
+{
+	/* fiber i runs on vCPU i */
+	if (preempted && (W.fs[cpu].irqoff || W.fs[cpu].rcu))
+		near_miss(NM_PREEMPT_IN_WALK, (u32)cpu);
+	W.running[cpu] = !preempted;
+	if (preempted && W.mm->flush->host_vcpu_put)
+		W.mm->flush->host_vcpu_put(W.mm, cpu);
+	if (!preempted && W.mm->flush->host_vcpu_entry)
+		W.mm->flush->host_vcpu_entry(W.mm, cpu);
+}
+
+static u64 on_exit(void *ctx, int cpu, enum pv_exit_reason r, u64 a0, u64 a1)
+{
+	if (r == PV_EXIT_HYPERCALL && W.mm->flush->host_hypercall)
+		return W.mm->flush->host_hypercall(W.mm, cpu, a0, a1);
+	return (u64)-1;
+}
+
+static void on_event(void *ctx, enum sim_event ev, u8 arg)
+{
+	if (ev == SIM_EV_SCENARIO && (arg & 0x80))
+		W.preempt_in_walk[(arg & 3) % W.nr_cpus] = 8u * (((arg >> 2) & 31) + 1);
+	else if (ev == SIM_EV_SCENARIO)
+		W.fail_next += 1 + (arg & 3);
+	else if (ev == SIM_EV_SCENARIO2)
+		sim_ipi_hold(arg & 3, 4u * (arg >> 2));
+}
+
+/* -------------------------------------------------------------- fibers -- */
+
+static void mutator_fiber(void *arg)
+{
+	struct mm_struct *mm = W.mm;
+	for (int i = 0; i < W.mut_ops; i++) {
+		u8 b = W.mut_op[i];
+		int region = (b >> 2) & 3, vpn = (b >> 2) & 15;
+		switch (b & 3) {
+		case 3:
+			W.fail_next++;
+			/* fall through */
+		case 0:
+			unmap_region(mm, region, true);
+			mm_map_region(mm, region);
+			break;
+		case 1:
+			change_pte(mm, vpn);
+			break;
+		case 2:
+			collapse_region(mm, region, (b >> 4) & 7);
+			break;
+		}
+		rcu_quiescent_state(mm);
+	}
+	/*
+	 * Let deferred frees happen while the workers still run: wait out a
+	 * grace period (its callbacks run), then give way a few times.
+	 */
+	synchronize_rcu(mm);
+	for (int k = 0; k < 4; k++)
+		cond_resched();
+	W.mutator_done = true;
+}
+
+/* a walk; the caller then uses the pinned pages (I/O: it gives way) for `hold` rounds */
+static void walk_op(struct mm_struct *mm, int vpn, int hold)
+{
+	int pfns[PTRS_PER_TABLE];
+	int nr = PTRS_PER_TABLE - vpn_pte_index(vpn); /* to the end of the pte table */
+	u64 s0 = sim_step();
+	int got = mm->walker->walk(mm, vpn, nr, pfns);
+	if (!mm->walker->grabs)
+		return;
+	for (int i = 0; i < got; i++) {
+		char what[128];
+		if (!mapped_since(vpn + i, pfns[i], s0)) {
+			snprintf(what, sizeof(what), "walker returned page %d for vpn %d: not its mapping at any "
+				 "instant since the walk began (step %llu)", pfns[i], vpn + i, (unsigned long long)s0);
+			oracle_walker_linearizable(what);
+		}
+		if (W.discarded >> pfns[i] & 1) {
+			snprintf(what, sizeof(what), "walker returned page %d for vpn %d, which a collapse found "
+				 "unpinned and discarded", pfns[i], vpn + i);
+			oracle_walker_linearizable(what);
+		}
+		W.held[pfns[i]]++;
+	}
+	for (int k = 0; k < hold; k++)
+		cond_resched(); /* the caller does I/O on the pinned pages */
+	for (int i = 0; i < got; i++) {
+		W.held[pfns[i]]--;
+		put_page(mm, pfns[i]);
+	}
+}
+
+static void worker_op(struct mm_struct *mm, u8 b)
+{
+	int vpn = (b >> 2) & 15;
+	int hold = 1 << (2 * (b >> 6)); /* 1, 4, 16 or 64 rounds */
+	switch (b & 3) {
+	case 0:
+		walk_op(mm, vpn, hold);
+		break;
+	case 1:
+		mm_user_access(mm, vpn, false);
+		break;
+	case 2:
+		enter_lazy_tlb(mm);
+		for (int k = 0; k <= (vpn & 7); k++) {
+			for (int r = 0; r < PTRS_PER_TABLE; r++)
+				mm_speculative_walk(mm, r * PTRS_PER_TABLE);
+			rcu_quiescent_state(mm);
+			cpu_relax();
+		}
+		switch_mm_back(mm);
+		break;
+	case 3:
+		mm_user_access(mm, vpn, false);
+		walk_op(mm, vpn, hold);
+		break;
+	}
+}
+
+static void worker_fiber(void *arg)
+{
+	struct mm_struct *mm = W.mm;
+	int cpu = *(int *)arg;
+	u8 last = 0;
+	for (int i = 0; i < W.work_ops; i++) {
+		last = W.work_op[cpu][i];
+		if (i == W.work_ops - 1 && (last & 3) == 2)
+			break; /* a final lazy period is the idle loop below */
+		worker_op(mm, last);
+		rcu_quiescent_state(mm);
+	}
+	/*
+	 * Then the task keeps doing its last access pattern until the mutator
+	 * is done (after a lazy period: the idle task, lazy on the old mm,
+	 * walking speculatively); every round is an IRQ-enabled point that
+	 * takes IPIs and reports a quiescent state.
+	 */
+	bool idle_lazy = (last & 3) == 2;
+	if (idle_lazy)
+		enter_lazy_tlb(mm); /* the idle task runs lazily on the old mm */
+	while (!W.mutator_done) {
+		if (idle_lazy)
+			for (int r = 0; r < PTRS_PER_TABLE; r++)
+				mm_speculative_walk(mm, r * PTRS_PER_TABLE);
+		else
+			worker_op(mm, last);
+		rcu_quiescent_state(mm);
+		cpu_relax();
+	}
+	if (idle_lazy)
+		switch_mm_back(mm);
+	rcu_quiescent_state(mm);
+}
+
+/* ------------------------------------------------------------ scenario -- */
+
+void tlb_scenario_run(const struct tlb_flush_ops *flush, const struct tlb_free_ops *free,
+		      const struct walker_ops *walker, const char *label, struct fdp *in)
+{
+	static bool once;
+	if (!once) {
+		pt_pool_init(&pool);
+		pool_ops = pt_pool_ops;
+		pool_ops.ctx = &pool;
+#ifdef PV_TLB_ASAN
+		__asan_set_error_report_callback(print_hash_on_report);
+#endif
+		once = true;
+	}
+	struct sim_config cfg = { 0 };
+	/*
+	 * Only the schedule kind comes from the mode byte: ground truth is
+	 * taken when a page-table store issues, so TSO store buffers (which
+	 * would make it visible later) stay off here (docs/tlb-gaps.md).
+	 */
+	cfg.mode = fdp_u8(in, 0) & SIM_MODE_SPARSE;
+	u8 shape = fdp_u8(in, 0x15);
+	u8 fail = fdp_u8(in, 0);
+	cfg.nr_cpus = 2 + (shape & 3) % 3;
+	cfg.change_span = 256; /* most runs end within a few hundred steps */
+	cfg.on_event = on_event;
+	cfg.on_exit = on_exit;
+	cfg.on_host_preempt = on_host_preempt;
+	cfg.on_access = on_access;
+	cfg.variant = label;
+
+	memset(&W, 0, sizeof(W));
+	W.in = in;
+	W.nr_cpus = cfg.nr_cpus;
+	W.mut_ops = 1 + ((shape >> 2) & 3);
+	W.work_ops = 1 + ((shape >> 4) & 3);
+	W.fail_mask = fail;
+	for (int c = 0; c < MM_MAX_CPUS; c++)
+		W.running[c] = true;
+	for (int v = 0; v < MM_NR_VPN; v++)
+		W.cur_map[v] = -1;
+	/* every op byte at a fixed offset, whatever the schedule */
+	for (int i = 0; i < W.mut_ops; i++)
+		W.mut_op[i] = fdp_u8(in, 0);
+	for (int c = 1; c < W.nr_cpus; c++)
+		for (int i = 0; i < W.work_ops; i++)
+			W.work_op[c][i] = fdp_u8(in, 0);
+
+	sim_reset(&cfg, in);
+	pt_pool_reset(&pool);
+
+	W.hooks = (struct mm_hooks){
+		.mapping_changed = h_mapping_changed, .ref_version = h_ref_version,
+		.table_ref = h_table_ref, .section = h_section, .grab = h_grab, .ipi = h_ipi,
+		.quiescent = h_quiescent, .flush_begin = h_flush_begin, .flush_end = h_flush_end,
+		.tlb_use = h_tlb_use, .psc_use = h_psc_use, .page_freed = h_page_freed,
+		.discard = h_discard, .batch_alloc_fails = h_batch_alloc_fails,
+		.vcpu_running = h_vcpu_running,
+	};
+	struct mm_struct *mm = sim_shared_alloc(sizeof(*mm), 64);
+	W.mm = mm;
+	mm->flush = flush;
+	mm->free = free;
+	mm->walker = walker;
+	if (mm_init(mm, cfg.nr_cpus, &pool_ops, &W.hooks) < 0)
+		return;
+	for (int r = 0; r < PTRS_PER_TABLE; r++)
+		mm_map_region(mm, r);
+
+	sim_pin(sim_spawn("mutator", mutator_fiber, NULL, 0, true));
+	static const char *const names[] = { "cpu0", "worker1", "worker2", "worker3" };
+	for (int c = 1; c < cfg.nr_cpus; c++) {
+		W.cpu_arg[c] = c;
+		sim_pin(sim_spawn(names[c], worker_fiber, &W.cpu_arg[c], c, true));
+	}
+	sim_run();
+}

@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef PVFUZZ_TLB_HARNESS_H
+#define PVFUZZ_TLB_HARNESS_H
+
+#include "pvfuzz/mm.h"
+#include "sim/fdp.h"
+
+/* One input: the scenario, schedule and events decoded from `in`. */
+void tlb_scenario_run(const struct tlb_flush_ops *flush, const struct tlb_free_ops *free,
+		      const struct walker_ops *walker, const char *label, struct fdp *in);
+
+#endif

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: MIT
+/*
+ * IPIs in the simulator (the sim side of smp_call_function_many in compat.h).
+ *
+ *   send     one scheduling point (the ICR write), then the IPI is queued on
+ *            every target vCPU (FIFO, SIM_MAX_IPI deep);
+ *   deliver  the guest task running on the target vCPU takes it at its next
+ *            scheduling point with IRQs enabled, or the moment it re-enables
+ *            IRQs (local_irq_restore); never inside an IRQ-off section, never
+ *            while the vCPU is host-preempted or out of guest mode (its fiber
+ *            does not run), never before sim_ipi_hold()'s step (a
+ *            scenario event delays delivery).  The handler runs on the
+ *            target's fiber with IRQs off (hard-IRQ context), then acks;
+ *   wait     the sender spins on its ack count with cpu_relax (a scheduling
+ *            point and a PCT demotion); the target gives way after its
+ *            handler returns (a preemption point at interrupt exit).
+ *
+ * A vCPU with no live guest task never acks: scenarios that send IPIs keep an
+ * idle task on every vCPU, as the kernel's idle loop takes interrupts.
+ * Nothing here runs unless an IPI is queued (g_sim.nipi), so targets that
+ * never send one replay exactly as before.
+ */
+#include <stdlib.h>
+
+#include "sim/sim_internal.h"
+
+int num_online_cpus(void)
+{
+	return g_sim.cfg.nr_cpus;
+}
+
+void sim_ipi_hold(int cpu, u32 steps)
+{
+	struct sim_cpu *c = &g_sim.cpu[cpu % g_sim.cfg.nr_cpus];
+	c->ipi_hold_until = g_sim.step + steps;
+	sim_trace(SIM_OP_EVENT, NULL, "ipi-hold", ((u64)cpu << 32) | steps);
+}
+
+bool sim_in_ipi(void)
+{
+	return g_sim.cur >= 0 && sim_cur()->in_ipi;
+}
+
+void smp_call_function_many(pv_cpumask_t mask, smp_call_func_t func, void *info, bool wait)
+{
+	static struct pv_site send = { __FILE__, "ipi-send", __LINE__, 0 };
+	static struct pv_site spin = { __FILE__, "ipi-wait-ack", __LINE__, 0 };
+	if (g_sim.cur < 0)
+		abort(); /* a scenario bug: IPIs come from guest tasks */
+	int pending = 0;
+	sim_commit_plain(sim_cur());
+	sim_point();
+	int self = sim_cur()->cpu;
+	sim_sb_drain(self, SIM_SB_SIZE); /* the ICR write is serialising */
+	for (int c = 0; c < g_sim.cfg.nr_cpus; c++) {
+		if (!(mask >> c & 1) || c == self)
+			continue;
+		struct sim_cpu *t = &g_sim.cpu[c];
+		if (t->nipi == SIM_MAX_IPI)
+			abort(); /* scenario bug: more IPIs in flight than any sender makes */
+		t->ipi[t->nipi].func = func;
+		t->ipi[t->nipi].info = info;
+		t->ipi[t->nipi].pending = wait ? &pending : NULL;
+		t->nipi++;
+		g_sim.nipi++;
+		pending++;
+	}
+	sim_trace(SIM_OP_EVENT, &send, NULL, mask & ~(1ULL << self));
+	while (wait && pending)
+		pvsim_cpu_relax(&spin);
+}
+
+void sim_ipi_poll(void)
+{
+	struct sim_fiber *f = sim_cur();
+	struct sim_cpu *c = &g_sim.cpu[f->cpu];
+	bool handled = false;
+	while (c->nipi && f->guest && !f->irq_off && !f->in_exit && !f->in_ipi &&
+	       g_sim.step >= c->ipi_hold_until) {
+		struct sim_ipi ipi = c->ipi[0];
+		for (int i = 1; i < c->nipi; i++)
+			c->ipi[i - 1] = c->ipi[i];
+		c->nipi--;
+		g_sim.nipi--;
+		f->irq_off = 1;
+		f->in_ipi = true;
+		sim_trace(SIM_OP_EVENT, NULL, "ipi-handle", (u64)f->cpu);
+		ipi.func(ipi.info);
+		if (ipi.pending)
+			(*ipi.pending)--;
+		f->in_ipi = false;
+		f->irq_off = 0;
+		sim_trace(SIM_OP_EVENT, NULL, "ipi-ack", (u64)f->cpu);
+		handled = true;
+	}
+	/*
+	 * Returning from an interrupt is a preemption point: the interrupted
+	 * task gives way (a PCT demotion), so the sender, which saw its ack,
+	 * can run before the interrupted task's next step, as it would on
+	 * real parallel CPUs.
+	 */
+	if (handled)
+		sim_demote();
+}

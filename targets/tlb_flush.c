@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Fuzz target: TLB flush and page-table freeing.  A mutator (munmap, remap,
+ * collapse) on vCPU0 through a flush backend and a table-free path, against
+ * lockless walkers, user accesses and lazy-TLB CPUs on the other vCPUs,
+ * under host preemption, IPI-delivery timing and batch-allocation failures
+ * from the input.  PVFUZZ_VARIANT picks the combination (default: mainline
+ * native_ipi + free_rcu + gup_fast, which must be safe).
+ */
+#include "mm/tlb_harness.h"
+#include "pvfuzz/variant.h"
+
+static struct pv_selection sel;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	pv_select_or_exit(PV_TLB, &sel);
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fdp in;
+	struct pv_selection s = sel;
+
+	fdp_init(&in, data, size);
+	if (s.from_input)
+		pv_select_from_input(PV_TLB, &s, &in);
+	tlb_scenario_run(s.role[PV_FLUSH]->ops, s.role[PV_FREE]->ops, s.role[PV_WALKER]->ops, s.label, &in);
+	return 0;
+}
