@@ -29,6 +29,7 @@ SUMMARY_RE = re.compile(r"SUMMARY: pvfuzz: ([A-Za-z0-9_]+)")
 # report prints "==pvfuzz== trace-hash H" before it aborts
 HASH_RE = re.compile(r"(?:pvfuzz:|==pvfuzz==) trace-hash ([0-9a-f]{16})")
 REPLAY_RE = re.compile(r"^(.*): trace-hash ([0-9a-f]{16}) outcome ([A-Za-z0-9_]+)$")
+SAN_RE = re.compile(r"SUMMARY: (AddressSanitizer|UndefinedBehaviorSanitizer|ThreadSanitizer): [A-Za-z0-9_-]+")
 ORACLE_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -303,6 +304,14 @@ def cmd_regress_engine(a):
     _, h_std, o_std, _ = std_replay(std, a.variant, a.file, "|".join(exp))
     rc, hashes, sm, err = engine_replay(exe, a.variant, a.file)
     check(rc != 0, "%s build: exit 0 on a reproducer (no finding)" % a.engine)
+    if not sm and SAN_RE.search(err):
+        # the sanitizer caught the same instant first (e.g. ASan use-after-poison on a
+        # freed table page where std reports table_uaf): same trace hash required
+        check(hashes and hashes[-1] == h_std, "%s build: %s, trace hash %s, std %s (%s)" % (
+            a.engine, SAN_RE.search(err).group(0), hashes[-1:] or "none", h_std, o_std))
+        log("%s: %s -> %s (std: %s), trace-hash %s == std" % (
+            a.engine, os.path.basename(a.file), SAN_RE.search(err).group(0), o_std, h_std))
+        return
     check(sm, "%s build: exit %d without a 'SUMMARY: pvfuzz:' line:\n%s" % (
         a.engine, rc, err.strip()[-1500:]))
     check(sm[0] in exp, "%s build: oracle %s, registry expects %s" % (a.engine, sm[0], "|".join(exp)))
@@ -361,6 +370,17 @@ def cmd_scratch(a):
             os.makedirs(d)
             rc, err, execs = lf_run(exe, a.variant, seed, a.runs, d)
             sm = SUMMARY_RE.findall(err)
+            arts = [f for f in os.listdir(d) if f.startswith("crash-")]
+            if rc != 0 and not sm and arts and SAN_RE.search(err):
+                # a sanitizer is an oracle too: the std build (no sanitizer) must name
+                # the same instant with an expected oracle
+                _, h, o, _ = std_replay(std, a.variant, os.path.join(d, arts[0]), "|".join(exp))
+                check(o in exp, "seed %d: %s, and the artifact replays as %s in std (expects %s)" % (
+                    seed, SAN_RE.search(err).group(0), o, "|".join(exp)))
+                log("seed %d: %s after %s execs (bound %d); std replays it as %s" % (
+                    seed, SAN_RE.search(err).group(0), execs, a.runs, o))
+                found.append(seed)
+                continue
             if not (rc != 0 and sm):
                 log("seed %d: no finding within -runs=%d (exit %d, %s execs)" % (seed, a.runs, rc, execs))
                 missed.append(seed)
