@@ -364,6 +364,15 @@ def lf_run(exe, variant, seed, runs, workdir, extra=(), timeout=1500):
     return rc, err, execs
 
 
+def keep_artifact(path, name):
+    """Keeps a failing test's input for triage: <test cwd>/pvfuzz-artifacts/<name>."""
+    d = os.path.join(os.getcwd(), "pvfuzz-artifacts")
+    os.makedirs(d, exist_ok=True)
+    dst = os.path.join(d, name)
+    shutil.copyfile(path, dst)
+    return dst
+
+
 def cmd_scratch(a):
     exe = need_exe(a.lf_exe, "libFuzzer binary")
     std = need_exe(a.exe, "std replayer")
@@ -388,8 +397,13 @@ def cmd_scratch(a):
                 # a sanitizer is an oracle too: the std build (no sanitizer) must name
                 # the same instant with an expected oracle
                 _, h, o, _ = std_replay(std, a.variant, os.path.join(d, arts[0]), "|".join(exp))
-                check(o in exp, "seed %d: %s, and the artifact replays as %s in std (expects %s)" % (
-                    seed, SAN_RE.search(err).group(0), o, "|".join(exp)))
+                if o not in exp:
+                    keep = keep_artifact(os.path.join(d, arts[0]), "scratch.%s.%s.seed%d" % (
+                        a.target, a.variant, seed))
+                    why = [l for l in err.splitlines() if "runtime error" in l or "ERROR: " in l][:2]
+                    check(False, "seed %d: %s (%s), and the artifact replays as %s in std (expects "
+                          "%s); kept as %s" % (seed, SAN_RE.search(err).group(0), " / ".join(why), o,
+                                               "|".join(exp), keep))
                 log("seed %d: %s after %s execs (bound %d); std replays it as %s" % (
                     seed, SAN_RE.search(err).group(0), execs, a.runs, o))
                 found.append(seed)
@@ -398,8 +412,12 @@ def cmd_scratch(a):
                 log("seed %d: no finding within -runs=%d (exit %d, %s execs)" % (seed, a.runs, rc, execs))
                 missed.append(seed)
                 continue
+            if sm[0] not in exp and arts:
+                keep = keep_artifact(os.path.join(d, arts[0]), "scratch.%s.%s.seed%d" % (
+                    a.target, a.variant, seed))
+                check(False, "seed %d: oracle %s, registry expects %s; kept as %s" % (
+                    seed, sm[0], "|".join(exp), keep))
             check(sm[0] in exp, "seed %d: oracle %s, registry expects %s" % (seed, sm[0], "|".join(exp)))
-            arts = [f for f in os.listdir(d) if f.startswith("crash-")]
             check(arts, "seed %d: libFuzzer wrote no crash artifact" % seed)
             _, h, o, _ = std_replay(std, a.variant, os.path.join(d, arts[0]), "|".join(exp))
             check(o == sm[0], "seed %d: the artifact replays as %s in the std build, libFuzzer "
@@ -425,8 +443,11 @@ def cmd_clean(a):
     try:
         rc, err, execs = lf_run(exe, a.variant, a.seed, a.runs, tmp)
         sm = SUMMARY_RE.findall(err)
-        check(rc == 0 and not sm, "%s: finding after %s execs (exit %d): %s" % (
-            a.variant or "mainline", execs, rc, "\n".join(
+        arts = [f for f in os.listdir(tmp) if f.startswith("crash-")]
+        keep = keep_artifact(os.path.join(tmp, arts[0]), "clean.%s.%s" % (
+            a.target, a.variant or "mainline")) if arts else "-"
+        check(rc == 0 and not sm, "%s: finding after %s execs (exit %d, reproducer kept as %s): %s" % (
+            a.variant or "mainline", execs, rc, keep, "\n".join(
                 l for l in err.splitlines() if "SUMMARY" in l)[:1500] or err.strip()[-1500:]))
         check(execs is not None and execs >= a.runs,
               "only %s of %d runs executed" % (execs, a.runs))
