@@ -95,9 +95,14 @@ int main(int argc, char **argv)
 			check = (int)v;
 		} else if (!strcmp(argv[first], "--expect") && first + 1 < argc) {
 			expect = argv[++first];
+		} else if (!strcmp(argv[first], "--check-determinism") || !strcmp(argv[first], "--expect")) {
+			fprintf(stderr, "pvfuzz: %s needs an argument\n", argv[first]);
+			return 2;
 		} else {
-			fprintf(stderr, "pvfuzz: unknown option '%s'\n", argv[first]);
-			return usage(argv[0]);
+			/* one line: the error and the usage together */
+			fprintf(stderr, "pvfuzz: unknown option '%s'; usage: %s [--trace] [--check-determinism N] "
+				"[--expect ORACLE|none] FILE...\n", argv[first], argv[0]);
+			return 2;
 		}
 	}
 	if (first >= argc)

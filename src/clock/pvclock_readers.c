@@ -277,7 +277,7 @@ static u64 vread_pvclock_no_retry(struct pvclock_guest *g)
 
 PVCLOCK_READER(pvclock_reader_no_retry, vread_pvclock_no_retry, true,
 	.bug = "CLK-S2",
-	.expect = "torn_snapshot|flag_coherence",
+	.expect = "torn_snapshot|flag_coherence|reference",
 	.scenario = "vCPU 0 rewrites its record between the field loads of a reader on vCPU 1",
 	.history = "synthetic mutation of vread_pvclock(): no pvclock_read_retry()")
 

@@ -238,10 +238,10 @@ static const struct pvclock_writer_ops kvm_pvclock_writer_no_wmb_ops = {
 PVCLOCK_WRITER(kvm_pvclock_writer_no_wmb, kvm_pvclock_writer_no_wmb_ops,
 	.bug = "CLK-S3",
 	.partner = "pvclock_vdso",
-	.expect = "writer_discipline|torn_snapshot|liveness",
-	.scenario = "compiler reordering on: the memcpy sinks below the even version store (a reader "
-		    "accepts old data under the new version, or the copied odd version lands last and "
-		    "the record stays odd)",
+	.expect = "writer_discipline|torn_snapshot|monotonic|linearizable",
+	.scenario = "compiler reordering on: the memcpy sinks below the even version store; a reader "
+		    "accepts old (or partly old) data under the new version and its value steps back "
+		    "against a read of the new record",
 	.history = "synthetic barrier deletion: kvm_setup_guest_pvclock() without smp_wmb()")
 
 /* CLK-25: KVM_HC_CLOCK_PAIRING served although every exit republishes the record. */

@@ -209,6 +209,26 @@ void pvsim_store(struct pv_site *s, volatile void *p, unsigned size, u64 v)
 		return;
 	}
 	sim_point();
+	/*
+	 * Program order to one location is kept even by the compiler: a chunk
+	 * of a plain copy still pending (SIM_MODE_REORDER) that overlaps this
+	 * store lands first, or a sunk copy would overwrite a later store to
+	 * the same bytes (e.g. an odd version left behind after the even
+	 * store).  The copy's other chunks may still sink past this store.
+	 */
+	struct sim_fiber *f = sim_cur();
+	for (int i = 0; i < f->nplain;) {
+		const u8 *a = (const u8 *)f->plain[i].p, *b = (const u8 *)p;
+		if (a < b + size && b < a + f->plain[i].size) {
+			store_issue(&f->plain[i]);
+			sim_trace(SIM_OP_COMMIT, f->plain[i].site, NULL, f->plain[i].v);
+			for (int j = i + 1; j < f->nplain; j++)
+				f->plain[j - 1] = f->plain[j];
+			f->nplain--;
+		} else {
+			i++;
+		}
+	}
 	if (g_sim.cfg.on_access)
 		g_sim.cfg.on_access(g_sim.cfg.ctx, sim_site_id(s), p, size, true);
 	store_issue(&e);

@@ -1,0 +1,767 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""pvfuzz ctest driver (python3 stdlib only).
+
+Every subcommand is one ctest test (or, `discover`, writes the per-variant
+ctest file that tests/discover.cmake includes when ctest starts).  Exit codes:
+0 pass, 1 fail (with the reason on stderr), 77 skipped (with the reason: a
+build or binary the test needs is missing).
+
+The registry comes from `pvfuzz-list --json` (build/std); every expectation a
+test checks (oracle names, partners, mainlines) is read from it, never copied
+into this file.
+"""
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+SKIP = 77
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.dirname(HERE)
+SUMMARY_RE = re.compile(r"SUMMARY: pvfuzz: ([A-Za-z0-9_]+)")
+# PVFUZZ_PRINT_HASH=1 prints "pvfuzz: trace-hash H" after a run; a finding's
+# report prints "==pvfuzz== trace-hash H" before it aborts
+HASH_RE = re.compile(r"(?:pvfuzz:|==pvfuzz==) trace-hash ([0-9a-f]{16})")
+REPLAY_RE = re.compile(r"^(.*): trace-hash ([0-9a-f]{16}) outcome ([A-Za-z0-9_]+)$")
+SAN_RE = re.compile(r"SUMMARY: (AddressSanitizer|UndefinedBehaviorSanitizer|ThreadSanitizer): [A-Za-z0-9_-]+")
+ORACLE_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class Skip(Exception):
+    pass
+
+
+class Fail(Exception):
+    pass
+
+
+def skip(msg):
+    raise Skip(msg)
+
+
+def check(cond, msg):
+    if not cond:
+        raise Fail(msg)
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def run(cmd, env=None, timeout=600, stdin=subprocess.DEVNULL):
+    e = dict(os.environ)
+    # a variant or hash request leaking in from the caller's shell would
+    # change what every test runs
+    for k in ("PVFUZZ_VARIANT", "PVFUZZ_PRINT_HASH"):
+        e.pop(k, None)
+    e.setdefault("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0")
+    e.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+    if env:
+        e.update(env)
+    try:
+        p = subprocess.run(cmd, env=e, stdin=stdin, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise Fail("timed out after %ds (a hang, not a slow machine: the bound is "
+                   "generous): %s" % (timeout, " ".join(cmd)))
+    return (p.returncode, p.stdout.decode("utf-8", "replace"),
+            p.stderr.decode("utf-8", "replace"))
+
+
+def need_exe(path, what):
+    if not path:
+        skip("%s: its build directory was not given to cmake" % what)
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        skip("%s: %s does not exist (build it first)" % (what, path))
+    return path
+
+
+def oneline(stderr):
+    return [l for l in stderr.splitlines() if l.strip()]
+
+
+# ---------------------------------------------------------------- registry --
+
+def load_registry(lister):
+    lister = os.environ.get("PVFUZZ_LIST") or lister  # development override
+    if not lister or not os.path.isfile(lister):
+        skip("pvfuzz-list is not built (%s): registry-driven tests need "
+             "`pvfuzz-list --json`" % (lister or "no path"))
+    rc, out, err = run([lister, "--json"], timeout=60)
+    check(rc == 0, "pvfuzz-list --json exited %d: %s" % (rc, err.strip()))
+    try:
+        reg = json.loads(out)
+    except ValueError as ex:
+        raise Fail("pvfuzz-list --json printed invalid JSON: %s" % ex)
+    check(isinstance(reg, list) and reg, "pvfuzz-list --json: expected a non-empty array")
+    for v in reg:
+        for k in ("name", "protocol", "role", "expect", "partner", "mainline"):
+            check(k in v, "pvfuzz-list --json: variant %r lacks %r" % (v.get("name"), k))
+    return reg
+
+
+def by_name(reg):
+    return {v["name"]: v for v in reg}
+
+
+def target_protocol(exe, reg):
+    """Which protocol a target serves: ask it (a variant of another protocol
+    is refused with "... belongs to X, not P")."""
+    names = sorted(v["name"] for v in reg)
+    with tempfile.NamedTemporaryFile() as f:
+        for n in names:
+            rc, out, err = run([exe, "--check-determinism", "1", f.name],
+                               env={"PVFUZZ_VARIANT": n}, timeout=60)
+            if rc == 0:
+                return by_name(reg)[n]["protocol"]
+            m = re.search(r"not ([A-Za-z0-9_]+)\s*$", err.strip())
+            if m:
+                return m.group(1)
+    return None
+
+
+def expect_of(v):
+    """Oracles a variant may trip, or None when it is safe."""
+    e = v["expect"] or "safe"
+    return None if e == "safe" else e.split("|")
+
+
+# ------------------------------------------------------------------- unit --
+
+def cmd_registry_lister(a):
+    reg = load_registry(a.lister)
+    names = [v["name"] for v in reg]
+    check(len(names) == len(set(names)), "pvfuzz-list: duplicate names")
+    check(names == sorted(names), "pvfuzz-list: not sorted by name")
+    byn = by_name(reg)
+    for v in reg:
+        check(v["expect"] and (v["expect"] == "safe" or all(
+            ORACLE_NAME_RE.match(o) for o in v["expect"].split("|"))),
+            "%s: bad expect %r" % (v["name"], v["expect"]))
+        if v["partner"]:
+            check(v["partner"] in byn, "%s: partner %s unknown" % (v["name"], v["partner"]))
+    log("pvfuzz-list --json: %d variants, consistent" % len(reg))
+
+
+# ---------------------------------------------------------------- decoder --
+
+def gen_inputs(n, seed):
+    """Edge inputs first, then random ones of assorted sizes."""
+    r = random.Random(seed)
+    ins = [b"", b"\x00", b"\xff", b"\xff" * 4, b"\x00" * 4, b"\xff" * 64,
+           b"\xff" * 4096, b"\x00" * 4096, b"\xff" * 65536, b"\x00" * 65536,
+           bytes(range(256)) * 256, bytes(r.getrandbits(8) for _ in range(65536))]
+    for m in range(256):
+        ins.append(bytes([m]))          # every mode byte alone
+    for m in range(0, 256, 7):
+        ins.append(bytes([m]) + b"\xff" * 63)
+    while len(ins) < n:
+        k = r.choice((1, 2, 3, 5, 8, 13, 24, 40, 64, 100, 200, 400, 1000, 3000))
+        sz = r.randrange(k + 1)
+        style = r.randrange(4)
+        if style == 0:
+            b = bytes(r.getrandbits(8) for _ in range(sz))
+        elif style == 1:
+            b = bytes(r.choice((0, 1, 0x7f, 0x80, 0xfe, 0xff)) for _ in range(sz))
+        elif style == 2:
+            b = bytes([r.getrandbits(8)]) + bytes(sz)
+        else:
+            b = bytes([r.getrandbits(8) | 0x1f]) + bytes(r.getrandbits(8) for _ in range(sz))
+        ins.append(b)
+    return ins[:n]
+
+
+def replay_many(exe, files, env, extra, timeout=900):
+    """Runs the std replayer over files in batches; returns {file: (hash, outcome)}."""
+    res = {}
+    for i in range(0, len(files), 400):
+        batch = files[i:i + 400]
+        rc, out, err = run([exe] + extra + batch, env=env, timeout=timeout)
+        got = {}
+        for line in out.splitlines():
+            m = REPLAY_RE.match(line)
+            if m:
+                got[m.group(1)] = (m.group(2), m.group(3))
+        missing = [f for f in batch if f not in got]
+        if rc not in (0, 1) or missing:
+            tail = "\n".join(err.splitlines()[-15:])
+            raise Fail("replayer exited %d with %d of %d files unreported (first: %s); the "
+                       "harness itself died:\n%s" % (rc, len(missing), len(batch),
+                                                     missing[:1], tail))
+        if "NONDETERMINISTIC" in err:
+            raise Fail("nondeterministic replay:\n" + "\n".join(
+                l for l in err.splitlines() if "NONDETERMINISTIC" in l)[:2000])
+        res.update(got)
+    return res
+
+
+def cmd_decoder(a):
+    exe = need_exe(a.exe, "std replayer")
+    tmp = tempfile.mkdtemp(prefix="pvfuzz-dec-")
+    try:
+        ins = gen_inputs(a.count, a.seed)
+        files = []
+        for i, b in enumerate(ins):
+            p = os.path.join(tmp, "in%05d" % i)
+            with open(p, "wb") as f:
+                f.write(b)
+            files.append(p)
+        # mainline pairing: no oracle may fire, and replays are deterministic
+        res = replay_many(exe, files, None, ["--expect", "none", "--check-determinism", "2"])
+        bad = [(f, o) for f, (h, o) in res.items() if o != "none"]
+        check(not bad, "mainline pairing: %d of %d inputs tripped an oracle, e.g. %s -> %s" % (
+            len(bad), len(files), bad[:1][0][0] if bad else "", bad[:1][0][1] if bad else ""))
+        log("mainline: %d inputs (empty, 1 byte, all-0xff, 64 KiB, random), outcome none, "
+            "deterministic" % len(files))
+        # every variant, chosen by the input itself: any finite outcome
+        k = max(1, len(files) // 2)
+        res = replay_many(exe, files[:k], {"PVFUZZ_VARIANT": "input"}, ["--check-determinism", "2"])
+        outs = {}
+        for f, (h, o) in res.items():
+            check(o == "none" or ORACLE_NAME_RE.match(o), "%s: odd outcome %r" % (f, o))
+            outs[o] = outs.get(o, 0) + 1
+        log("PVFUZZ_VARIANT=input: %d inputs, outcomes %s" % (k, outs))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def cmd_seeds(a):
+    exe = need_exe(a.exe, "std replayer")
+    d = os.path.join(SRC, "corpora", a.target, "seeds")
+    if not os.path.isdir(d):
+        skip("corpora/%s/seeds does not exist yet" % a.target)
+    files = sorted(os.path.join(d, f) for f in os.listdir(d) if not f.startswith("."))
+    check(files, "corpora/%s/seeds is empty" % a.target)
+    res = replay_many(exe, files, None, ["--expect", "none", "--check-determinism", "10"])
+    bad = sorted((f, o) for f, (h, o) in res.items() if o != "none")
+    check(not bad, "seeds tripping an oracle with the mainline pairing: %s" % bad)
+    opt = os.path.join(SRC, "corpora", a.target, a.target + ".options")
+    if os.path.isfile(opt):
+        with open(opt) as f:
+            m = re.search(r"^\s*dict\s*=\s*(\S+)", f.read(), re.M)
+        if m:
+            check(os.path.isfile(os.path.join(SRC, "corpora", a.target, m.group(1))),
+                  "%s names a missing dictionary %s" % (opt, m.group(1)))
+    log("%d seeds: outcome none, 10 identical replays each" % len(files))
+
+
+# ---------------------------------------------------------------- regress --
+
+def regress_variant(a, reg):
+    byn = by_name(reg)
+    v = byn.get(a.variant)
+    check(v is not None, "corpora/regress/%s/%s: no variant %s in the registry" % (
+        a.target, a.variant, a.variant))
+    exp = expect_of(v)
+    check(exp is not None, "corpora/regress/%s/%s: variant %s is safe; a reproducer for a "
+          "safe variant is a false positive or a stale file" % (a.target, a.variant, a.variant))
+    return v, exp
+
+
+def std_replay(exe, variant, path, expect, check_det=0):
+    extra = ["--expect", expect]
+    if check_det:
+        extra += ["--check-determinism", str(check_det)]
+    rc, out, err = run([exe] + extra + [path], env={"PVFUZZ_VARIANT": variant}, timeout=600)
+    m = REPLAY_RE.match(out.strip().splitlines()[-1] if out.strip() else "")
+    check(m, "std replayer printed no outcome (rc %d): %s" % (rc, err.strip()[-2000:]))
+    return rc, m.group(2), m.group(3), err
+
+
+def cmd_regress_std(a):
+    exe = need_exe(a.exe, "std replayer")
+    v, exp = regress_variant(a, load_registry(a.lister))
+    rc, h, outcome, err = std_replay(exe, a.variant, a.file, "|".join(exp), check_det=a.determinism)
+    check("NONDETERMINISTIC" not in err, "nondeterministic over %d replays: %s" % (
+        a.determinism, err.strip()[-500:]))
+    check(outcome in exp, "%s: outcome %s, registry expects %s" % (a.file, outcome, "|".join(exp)))
+    check(rc == 0, "replayer exit %d: %s" % (rc, err.strip()[-500:]))
+    log("std: %s -> %s (expects %s), trace-hash %s, %d replays identical" % (
+        os.path.basename(a.file), outcome, "|".join(exp), h, a.determinism))
+
+
+def engine_replay(exe, variant, path):
+    """Runs a libFuzzer or AFL++ (libAFLDriver) binary on one file."""
+    rc, out, err = run([exe, path], env={"PVFUZZ_VARIANT": variant, "PVFUZZ_PRINT_HASH": "1"},
+                       timeout=600)
+    hashes = HASH_RE.findall(err)
+    sm = SUMMARY_RE.findall(err)
+    return rc, hashes, sm, err
+
+
+def cmd_regress_engine(a):
+    exe = need_exe(a.engine_exe, "%s binary" % a.engine)
+    std = need_exe(a.exe, "std replayer")
+    v, exp = regress_variant(a, load_registry(a.lister))
+    check(a.engine != "afl" or os.path.getsize(a.file) > 0, "%s is empty: libAFLDriver does not run 0-byte files, so "
+          "reproducers must not be empty (tools/make_regress.sh avoids it)" % a.file)
+    _, h_std, o_std, _ = std_replay(std, a.variant, a.file, "|".join(exp))
+    rc, hashes, sm, err = engine_replay(exe, a.variant, a.file)
+    check(rc != 0, "%s build: exit 0 on a reproducer (no finding)" % a.engine)
+    if not sm and SAN_RE.search(err):
+        # the sanitizer caught the same instant first (e.g. ASan use-after-poison on a
+        # freed table page where std reports table_uaf): same trace hash required
+        check(hashes and hashes[-1] == h_std, "%s build: %s, trace hash %s, std %s (%s)" % (
+            a.engine, SAN_RE.search(err).group(0), hashes[-1:] or "none", h_std, o_std))
+        log("%s: %s -> %s (std: %s), trace-hash %s == std" % (
+            a.engine, os.path.basename(a.file), SAN_RE.search(err).group(0), o_std, h_std))
+        return
+    check(sm, "%s build: exit %d without a 'SUMMARY: pvfuzz:' line:\n%s" % (
+        a.engine, rc, err.strip()[-1500:]))
+    check(sm[0] in exp, "%s build: oracle %s, registry expects %s" % (a.engine, sm[0], "|".join(exp)))
+    check(sm[0] == o_std, "%s build reports %s, std build %s" % (a.engine, sm[0], o_std))
+    check(hashes, "%s build printed no trace hash (PVFUZZ_PRINT_HASH=1)" % a.engine)
+    check(hashes[-1] == h_std, "trace hash differs: %s %s, std %s" % (a.engine, hashes[-1], h_std))
+    log("%s: %s -> %s, trace-hash %s == std" % (a.engine, os.path.basename(a.file), sm[0], h_std))
+
+
+def cmd_regress_replayer(a):
+    """Another standalone build (ASan, TSan): same oracle, same trace hash."""
+    alt = need_exe(a.engine_exe, "%s standalone replayer" % a.engine)
+    std = need_exe(a.exe, "std replayer")
+    v, exp = regress_variant(a, load_registry(a.lister))
+    _, h_std, o_std, _ = std_replay(std, a.variant, a.file, "|".join(exp))
+    rc, out, err = run([alt, "--expect", "|".join(exp), a.file], env={"PVFUZZ_VARIANT": a.variant},
+                       timeout=600)
+    m = REPLAY_RE.match(out.strip().splitlines()[-1] if out.strip() else "")
+    if not m and SAN_RE.search(err) and a.engine == "asan":
+        # ASan caught the same instant first (use-after-poison on a freed table
+        # page where std reports table_uaf): the trace hash must match
+        hs = HASH_RE.findall(err)
+        check(hs and hs[-1] == h_std, "%s build: %s, trace hash %s, std %s (%s)" % (
+            a.engine, SAN_RE.search(err).group(0), hs[-1:] or "none", h_std, o_std))
+        log("%s: %s -> %s (std: %s), trace-hash %s == std" % (
+            a.engine, os.path.basename(a.file), SAN_RE.search(err).group(0), o_std, h_std))
+        return
+    check(m, "%s replayer printed no outcome (rc %d): %s" % (a.engine, rc, err.strip()[-2000:]))
+    h, o = m.group(2), m.group(3)
+    check("WARNING: ThreadSanitizer" not in err and "ERROR: AddressSanitizer" not in err,
+          "%s build: sanitizer report:\n%s" % (a.engine, err[-2000:]))
+    check(o == o_std, "%s build: outcome %s, std %s" % (a.engine, o, o_std))
+    check(h == h_std, "trace hash differs: %s %s, std %s" % (a.engine, h, h_std))
+    check(rc == 0, "%s build: replayer exit %d" % (a.engine, rc))
+    log("%s: %s -> %s, trace-hash %s == std" % (a.engine, os.path.basename(a.file), o, h))
+
+
+# ---------------------------------------------------------------- fuzzing --
+
+def lf_run(exe, variant, seed, runs, workdir, extra=(), timeout=1500):
+    env = {"PVFUZZ_VARIANT": variant} if variant else {}
+    corpus = os.path.join(workdir, "corpus-%d" % seed)
+    os.makedirs(corpus, exist_ok=True)
+    cmd = [exe, "-seed=%d" % seed, "-runs=%d" % runs, "-print_final_stats=1",
+           "-artifact_prefix=" + workdir + "/", "-timeout=30", "-rss_limit_mb=2048"] + \
+        list(extra) + [corpus]
+    rc, out, err = run(cmd, env=env, timeout=timeout)
+    m = re.search(r"stat::number_of_executed_units:\s*(\d+)", err)
+    execs = int(m.group(1)) if m else None
+    return rc, err, execs
+
+
+def keep_artifact(path, name):
+    """Keeps a failing test's input for triage: <test cwd>/pvfuzz-artifacts/<name>."""
+    d = os.path.join(os.getcwd(), "pvfuzz-artifacts")
+    os.makedirs(d, exist_ok=True)
+    dst = os.path.join(d, name)
+    shutil.copyfile(path, dst)
+    return dst
+
+
+def cmd_scratch(a):
+    exe = need_exe(a.lf_exe, "libFuzzer binary")
+    std = need_exe(a.exe, "std replayer")
+    reg = load_registry(a.lister)
+    v = by_name(reg).get(a.variant)
+    check(v is not None, "no variant %s" % a.variant)
+    exp = expect_of(v)
+    check(exp, "%s is safe: nothing to find" % a.variant)
+    tmp = tempfile.mkdtemp(prefix="pvfuzz-scratch-")
+    need = a.need or len(a.seeds)
+    found, missed = [], []
+    try:
+        for seed in a.seeds:
+            if len(found) >= need or len(missed) > len(a.seeds) - need:
+                break
+            d = os.path.join(tmp, "s%d" % seed)
+            os.makedirs(d)
+            rc, err, execs = lf_run(exe, a.variant, seed, a.runs, d)
+            sm = SUMMARY_RE.findall(err)
+            arts = [f for f in os.listdir(d) if f.startswith("crash-")]
+            if rc != 0 and not sm and arts and SAN_RE.search(err):
+                # a sanitizer is an oracle too: the std build (no sanitizer) must name
+                # the same instant with an expected oracle
+                _, h, o, _ = std_replay(std, a.variant, os.path.join(d, arts[0]), "|".join(exp))
+                if o not in exp:
+                    keep = keep_artifact(os.path.join(d, arts[0]), "scratch.%s.%s.seed%d" % (
+                        a.target, a.variant, seed))
+                    why = [l for l in err.splitlines() if "runtime error" in l or "ERROR: " in l][:2]
+                    check(False, "seed %d: %s (%s), and the artifact replays as %s in std (expects "
+                          "%s); kept as %s" % (seed, SAN_RE.search(err).group(0), " / ".join(why), o,
+                                               "|".join(exp), keep))
+                log("seed %d: %s after %s execs (bound %d); std replays it as %s" % (
+                    seed, SAN_RE.search(err).group(0), execs, a.runs, o))
+                found.append(seed)
+                continue
+            if not (rc != 0 and sm):
+                log("seed %d: no finding within -runs=%d (exit %d, %s execs)" % (seed, a.runs, rc, execs))
+                missed.append(seed)
+                continue
+            if sm[0] not in exp and arts:
+                keep = keep_artifact(os.path.join(d, arts[0]), "scratch.%s.%s.seed%d" % (
+                    a.target, a.variant, seed))
+                check(False, "seed %d: oracle %s, registry expects %s; kept as %s" % (
+                    seed, sm[0], "|".join(exp), keep))
+            check(sm[0] in exp, "seed %d: oracle %s, registry expects %s" % (seed, sm[0], "|".join(exp)))
+            check(arts, "seed %d: libFuzzer wrote no crash artifact" % seed)
+            _, h, o, _ = std_replay(std, a.variant, os.path.join(d, arts[0]), "|".join(exp))
+            check(o == sm[0], "seed %d: the artifact replays as %s in the std build, libFuzzer "
+                  "reported %s" % (seed, o, sm[0]))
+            log("seed %d: %s after %s execs (bound %d); artifact replays identically in std" % (
+                seed, sm[0], execs, a.runs))
+            found.append(seed)
+        check(len(found) >= need, "found by %d of seeds %s within -runs=%d, need %d; the bound is "
+              "3-5x the measured maximum (tests/scratch_bounds.json)" % (
+                  len(found), a.seeds, a.runs, need))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def cmd_clean(a):
+    exe = need_exe(a.lf_exe, "libFuzzer binary")
+    reg = load_registry(a.lister)
+    if a.variant:
+        v = by_name(reg).get(a.variant)
+        check(v is not None, "no variant %s" % a.variant)
+        check(expect_of(v) is None, "%s is not safe" % a.variant)
+    tmp = tempfile.mkdtemp(prefix="pvfuzz-clean-")
+    try:
+        rc, err, execs = lf_run(exe, a.variant, a.seed, a.runs, tmp)
+        sm = SUMMARY_RE.findall(err)
+        arts = [f for f in os.listdir(tmp) if f.startswith("crash-")]
+        keep = keep_artifact(os.path.join(tmp, arts[0]), "clean.%s.%s" % (
+            a.target, a.variant or "mainline")) if arts else "-"
+        check(rc == 0 and not sm, "%s: finding after %s execs (exit %d, reproducer kept as %s): %s" % (
+            a.variant or "mainline", execs, rc, keep, "\n".join(
+                l for l in err.splitlines() if "SUMMARY" in l)[:1500] or err.strip()[-1500:]))
+        check(execs is not None and execs >= a.runs,
+              "only %s of %d runs executed" % (execs, a.runs))
+        log("%s: %d runs, no finding" % (a.variant or "mainline", execs))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# -------------------------------------------------------------------- CLI --
+
+def expect_one_line_error(rc, err, want_rc, what, progress=False):
+    lines = oneline(err)
+    if progress:  # the launcher's "==> building ..." progress lines are not part of the error
+        lines = [l for l in lines if not l.startswith("==> ")]
+    if want_rc is None:
+        check(rc != 0, "%s: exit 0" % what)
+    else:
+        check(rc == want_rc, "%s: exit %d, want %d" % (what, rc, want_rc))
+    check(rc < 128 and rc >= 0, "%s: died by a signal (exit %d)" % (what, rc))
+    check(len(lines) == 1, "%s: want exactly one line on stderr, got %d:\n%s" % (
+        what, len(lines), err.strip()[:1000]))
+    log("%s: exit %d, %r" % (what, rc, lines[0]))
+
+
+def cmd_cli_variant(a):
+    exe = need_exe(a.exe, "std replayer")
+    reg = load_registry(a.lister)
+    proto = target_protocol(exe, reg)
+    check(proto, "%s: cannot tell its protocol" % a.exe)
+    mine = [v for v in reg if v["protocol"] == proto]
+    if a.case == "unknown":
+        spec = "no_such_variant_xyz"
+    elif a.case == "wrong-protocol":
+        other = [v for v in reg if v["protocol"] != proto]
+        if not other:
+            skip("the registry has no variant of a protocol other than %s" % proto)
+        spec = other[0]["name"]
+    elif a.case == "two-same-role":
+        roles = {}
+        for v in mine:
+            roles.setdefault(v["role"], []).append(v["name"])
+        two = [ns for ns in roles.values() if len(ns) >= 2]
+        if not two:
+            skip("%s has no role with two variants" % proto)
+        spec = ",".join(two[0][:2])
+    with tempfile.NamedTemporaryFile() as f:
+        rc, out, err = run([exe, f.name], env={"PVFUZZ_VARIANT": spec}, timeout=60)
+    expect_one_line_error(rc, err, 2, "PVFUZZ_VARIANT=%r" % spec)
+    if a.lf_exe and os.path.isfile(a.lf_exe):
+        rc, out, err = run([a.lf_exe, "-runs=1"], env={"PVFUZZ_VARIANT": spec}, timeout=60)
+        check(rc == 2, "libFuzzer build: PVFUZZ_VARIANT=%r exit %d, want 2" % (spec, rc))
+        check(any("PVFUZZ_VARIANT" in l for l in oneline(err)),
+              "libFuzzer build: no PVFUZZ_VARIANT message")
+        log("libFuzzer build: exit 2 as well")
+
+
+def cmd_cli_replayer(a):
+    exe = need_exe(a.exe, "std replayer")
+    cases = {
+        "missing-file": [exe, "/nonexistent/pvfuzz-no-such-file"],
+        "bad-option": [exe, "--no-such-option", "/dev/null"],
+        "no-file": [exe],
+        "bad-count": [exe, "--check-determinism", "zero", "/dev/null"],
+        "missing-arg": [exe, "--expect"],
+    }
+    rc, out, err = run(cases[a.case], timeout=60)
+    expect_one_line_error(rc, err, None, "replayer %s" % a.case)
+
+
+def cmd_cli_launcher(a):
+    launcher = os.path.join(SRC, "pvfuzz")
+    if not os.access(launcher, os.X_OK):
+        skip("./pvfuzz (the launcher) does not exist yet")
+    tmpf = tempfile.NamedTemporaryFile(prefix="pvfuzz-cli-")
+    cases = {
+        "unknown-subcommand": ["no-such-subcommand"],
+        "unknown-option": ["--no-such-option"],
+        "unknown-target": ["replay", tmpf.name, "--target", "no_such_target"],
+        "unknown-variant": ["replay", tmpf.name, "--target", "pvclock", "--variant", "no_such_variant"],
+        "missing-file": ["replay", "/nonexistent/pvfuzz-no-such-file", "--target", "pvclock"],
+    }
+    rc, out, err = run([launcher] + cases[a.case], timeout=600)
+    tmpf.close()
+    expect_one_line_error(rc, err, None, "./pvfuzz %s" % " ".join(cases[a.case]), progress=True)
+
+
+# ----------------------------------------------------------------- stress --
+
+def cmd_stress(a):
+    """pvfuzz-stress PROTOCOL [--duration S] [--variant NAME]: exit 0 clean,
+    1 an oracle fired (with a SUMMARY line), 2 bad usage."""
+    exe = need_exe(a.stress_exe, "native stress runner (TSan build)")
+    reg = load_registry(a.lister)
+    proto = a.protocol
+    env = {"TSAN_OPTIONS": "halt_on_error=0:exitcode=66"}
+    if a.case == "clean":
+        rc, out, err = run([exe, proto, "--duration", str(a.seconds)], env=env,
+                           timeout=a.seconds * 10 + 120)
+        check("WARNING: ThreadSanitizer" not in out + err, "TSan report:\n" + (out + err)[-3000:])
+        check(not SUMMARY_RE.search(out + err), "mainline %s: %s" % (
+            proto, SUMMARY_RE.search(out + err).group(0) if SUMMARY_RE.search(out + err) else ""))
+        check(rc == 0, "mainline %s stress exited %d:\n%s" % (proto, rc, (err or out)[-2000:]))
+        log("mainline %s: %ds under TSan, exit 0, no TSan warning" % (proto, a.seconds))
+    else:
+        v = by_name(reg).get(a.variant)
+        check(v and expect_of(v), "no buggy variant %s" % a.variant)
+        rc, out, err = run([exe, proto, "--duration", str(a.seconds), "--variant", a.variant], env=env,
+                           timeout=a.seconds * 10 + 120)
+        sm = SUMMARY_RE.findall(out + err)
+        check(rc == 1, "%s: stress exited %d, want 1 (an oracle fired) within %ds:\n%s" % (
+            a.variant, rc, a.seconds, (err or out)[-1500:]))
+        check(sm and sm[0] in expect_of(v), "%s: SUMMARY %s, registry expects %s" % (
+            a.variant, sm[:1], v["expect"]))
+        check("WARNING: ThreadSanitizer" not in out + err, "TSan report:\n" + (out + err)[-3000:])
+        log("%s caught natively under TSan: %s" % (a.variant, sm[0]))
+
+
+# --------------------------------------------------------------- discover --
+
+def cmake_q(s):
+    return '"' + str(s).replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$") + '"'
+
+
+def cmd_discover(a):
+    """Writes the ctest file of registry-driven tests (included at ctest time)."""
+    lines = []
+    py = [sys.executable or "python3", os.path.abspath(__file__)]
+    common = ["--lister", a.lister or ""]
+
+    def add(name, args, labels, timeout, cost=1):
+        lines.append("add_test(%s %s)" % (cmake_q(name), " ".join(cmake_q(x) for x in py + args + common)))
+        lines.append("set_tests_properties(%s PROPERTIES SKIP_RETURN_CODE 77 LABELS %s TIMEOUT %d "
+                     "COST %d)" % (cmake_q(name), cmake_q(";".join(labels)), timeout, cost))
+
+    def add_skip(name, msg, labels):
+        lines.append("add_test(%s %s)" % (cmake_q(name), " ".join(cmake_q(x) for x in py + [
+            "skip", "--msg", msg])))
+        lines.append("set_tests_properties(%s PROPERTIES SKIP_RETURN_CODE 77 LABELS %s)" % (
+            cmake_q(name), cmake_q(";".join(labels))))
+
+    try:
+        reg = load_registry(a.lister)
+    except (Skip, Fail) as ex:
+        add_skip("registry.variant-tests", "registry-driven tests not generated: %s" % ex,
+                 ["regress", "scratch", "clean", "cli"])
+        reg = None
+    bounds = {}
+    bf = os.path.join(HERE, "scratch_bounds.json")
+    if os.path.isfile(bf):
+        with open(bf) as f:
+            bounds = json.load(f)
+    targets = a.targets.split(";") if a.targets else []
+    for t in targets:
+        std = os.path.join(a.std_dir, t)
+        lf = os.path.join(a.lf_dir, t) if a.lf_dir else ""
+        afl = os.path.join(a.afl_dir, t) if a.afl_dir else ""
+        base = ["--target", t, "--exe", std]
+        add("seeds.%s" % t, ["seeds"] + base, ["regress"], 300)
+        add("decoder.%s" % t, ["decoder"] + base + ["--count", str(a.decoder_count)],
+            ["decoder"], 900, 5)
+        for case in ("unknown", "wrong-protocol", "two-same-role"):
+            add("cli.%s.variant-%s" % (t, case), ["cli-variant", "--case", case, "--lf-exe", lf] + base,
+                ["cli"], 120)
+        for case in ("missing-file", "bad-option", "no-file", "bad-count", "missing-arg"):
+            add("cli.%s.replayer-%s" % (t, case), ["cli-replayer", "--case", case] + base, ["cli"], 60)
+        if reg is None or not os.path.isfile(std):
+            continue
+        proto = target_protocol(std, reg)
+        if not proto:
+            add_skip("variants.%s" % t, "cannot tell the protocol of %s" % std, ["regress"])
+            continue
+        mine = [v for v in reg if v["protocol"] == proto]
+        # regress files
+        rdir = os.path.join(SRC, "corpora", "regress", t)
+        if os.path.isdir(rdir):
+            for vn in sorted(os.listdir(rdir)):
+                vp = os.path.join(rdir, vn)
+                files = [vp] if os.path.isfile(vp) else sorted(
+                    os.path.join(vp, f) for f in os.listdir(vp)) if os.path.isdir(vp) else []
+                for fp in files:
+                    vname = vn if os.path.isfile(vp) else vn
+                    tag = vname if os.path.isfile(vp) else "%s.%s" % (vname, os.path.basename(fp))
+                    rb = ["--target", t, "--variant", vname, "--file", fp, "--exe", std]
+                    add("regress.std.%s.%s" % (t, tag), ["regress-std", "--determinism", "100"] + rb,
+                        ["regress"], 300)
+                    add("regress.lf.%s.%s" % (t, tag), ["regress-engine", "--engine", "libfuzzer",
+                                                        "--engine-exe", lf] + rb, ["regress"], 300)
+                    add("regress.afl.%s.%s" % (t, tag), ["regress-engine", "--engine", "afl",
+                                                         "--engine-exe", afl] + rb, ["regress"], 300)
+                    for bn, bd in (("asan", a.asan_dir), ("tsan", a.tsan_dir)):
+                        add("regress.%s.%s.%s" % (bn, t, tag), ["regress-replayer", "--engine", bn,
+                            "--engine-exe", os.path.join(bd, t) if bd else ""] + rb, ["regress"], 300)
+        # every buggy variant must have a reproducer
+        for v in mine:
+            if expect_of(v):
+                have = os.path.exists(os.path.join(rdir, v["name"]))
+                if not have:
+                    lines.append("add_test(%s %s)" % (cmake_q("regress.missing.%s.%s" % (t, v["name"])),
+                                 " ".join(cmake_q(x) for x in py + ["fail", "--msg",
+                                 "buggy variant %s has no corpora/regress/%s/%s (tools/make_regress.sh "
+                                 "%s %s)" % (v["name"], t, v["name"], t, v["name"])])))
+                    lines.append("set_tests_properties(%s PROPERTIES LABELS regress)" %
+                                 cmake_q("regress.missing.%s.%s" % (t, v["name"])))
+        # from scratch
+        for v in mine:
+            if expect_of(v):
+                b = bounds.get(v["name"], bounds.get("default", 1000000))
+                if not isinstance(b, dict):
+                    b = {"runs": b}
+                seeds = ",".join(str(x) for x in b.get("seeds", [1, 2]))
+                add("scratch.%s.%s" % (t, v["name"]), ["scratch", "--variant", v["name"], "--lf-exe", lf,
+                                                      "--runs", str(int(b["runs"])), "--seeds", seeds,
+                                                      "--need", str(int(b.get("need", 0)))] + base,
+                    ["scratch", "fuzz"], 1500, 10)
+        # clean: the mainline pairing, and every safe variant with its partner
+        add("clean.%s.mainline" % t, ["clean", "--lf-exe", lf, "--runs", str(a.clean_runs),
+                                      "--seed", "1"] + base, ["clean", "fuzz"], 1500, 10)
+        for v in mine:
+            if expect_of(v) is None and not v["mainline"]:
+                add("clean.%s.%s" % (t, v["name"]), ["clean", "--variant", v["name"], "--lf-exe", lf,
+                                                    "--runs", str(a.clean_runs), "--seed", "1"] + base,
+                    ["clean", "fuzz"], 1500, 10)
+        # native stress (pvclock only so far): TSan build's pvfuzz-stress
+        if proto == "pvclock":
+            st = os.path.join(a.tsan_dir, "stress", "pvfuzz-stress") if a.tsan_dir else ""
+            add("stress.tsan.%s.mainline" % t, ["stress", "--case", "clean", "--protocol", proto,
+                                                "--stress-exe", st, "--seconds", "10"] + base,
+                ["stress"], 300, 10)
+            # a writer bug the native world catches on its own updates, without luck
+            cv = "kvm_pvclock_writer_2010_warp"
+            if cv in [v["name"] for v in mine if expect_of(v)]:
+                add("stress.tsan.%s.%s" % (t, cv), ["stress", "--case", "caught", "--protocol", proto,
+                    "--variant", cv, "--stress-exe", st, "--seconds", "20"] + base, ["stress"], 400, 10)
+    tmp = a.out + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("# generated by tests/pvtest.py discover at ctest time; do not edit\n")
+        f.write("\n".join(lines) + "\n")
+    os.replace(tmp, a.out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    def sp(name, fn):
+        p = sub.add_parser(name)
+        p.set_defaults(fn=fn)
+        p.add_argument("--lister", default="")
+        p.add_argument("--target", default="")
+        p.add_argument("--exe", default="")
+        return p
+
+    sp("registry-lister", cmd_registry_lister)
+    sp("seeds", cmd_seeds)
+    p = sp("decoder", cmd_decoder)
+    p.add_argument("--count", type=int, default=3000)
+    p.add_argument("--seed", type=int, default=1)
+    for name, fn in (("regress-std", cmd_regress_std), ("regress-engine", cmd_regress_engine),
+                     ("regress-replayer", cmd_regress_replayer)):
+        p = sp(name, fn)
+        p.add_argument("--variant", required=True)
+        p.add_argument("--file", required=True)
+        p.add_argument("--determinism", type=int, default=100)
+        p.add_argument("--engine", default="libfuzzer")
+        p.add_argument("--engine-exe", default="")
+    p = sp("scratch", cmd_scratch)
+    p.add_argument("--variant", required=True)
+    p.add_argument("--lf-exe", default="")
+    p.add_argument("--runs", type=int, required=True)
+    p.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2])
+    p.add_argument("--need", type=int, default=0, help="seeds that must find (default: all)")
+    p = sp("clean", cmd_clean)
+    p.add_argument("--variant", default="")
+    p.add_argument("--lf-exe", default="")
+    p.add_argument("--runs", type=int, default=200000)
+    p.add_argument("--seed", type=int, default=1)
+    p = sp("cli-variant", cmd_cli_variant)
+    p.add_argument("--case", required=True)
+    p.add_argument("--lf-exe", default="")
+    p = sp("cli-replayer", cmd_cli_replayer)
+    p.add_argument("--case", required=True)
+    p = sp("cli-launcher", cmd_cli_launcher)
+    p.add_argument("--case", required=True)
+    p = sp("stress", cmd_stress)
+    p.add_argument("--case", required=True)
+    p.add_argument("--variant", default="")
+    p.add_argument("--stress-exe", default="")
+    p.add_argument("--protocol", default="pvclock")
+    p.add_argument("--seconds", type=int, default=10)
+    p = sp("discover", cmd_discover)
+    p.add_argument("--out", required=True)
+    p.add_argument("--targets", default="")
+    p.add_argument("--std-dir", required=True)
+    p.add_argument("--lf-dir", default="")
+    p.add_argument("--afl-dir", default="")
+    p.add_argument("--tsan-dir", default="")
+    p.add_argument("--asan-dir", default="")
+    p.add_argument("--decoder-count", type=int, default=3000)
+    p.add_argument("--clean-runs", type=int, default=200000)
+    p = sp("skip", lambda a: skip(a.msg))
+    p.add_argument("--msg", required=True)
+    p = sp("fail", lambda a: check(False, a.msg))
+    p.add_argument("--msg", required=True)
+    a = ap.parse_args()
+    try:
+        a.fn(a)
+    except Skip as ex:
+        print("SKIPPED: %s" % ex, flush=True)
+        return SKIP
+    except Fail as ex:
+        print("FAIL: %s" % ex, file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

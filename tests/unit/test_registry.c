@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The variant registry: unique sorted names, every variant documented
+ * (expect, history, file), partners that exist in the same protocol with the
+ * other role, exactly one mainline per protocol and role that has variants,
+ * and pv_select()'s selection rules and one-line errors.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pvfuzz/variant.h"
+#include "sim/fdp.h"
+
+static int failures;
+#define CHECK(c, ...)                                                            \
+	do {                                                                     \
+		if (!(c)) {                                                      \
+			fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #c); \
+			fprintf(stderr, __VA_ARGS__);                            \
+			fputc('\n', stderr);                                     \
+			failures++;                                              \
+		}                                                                \
+	} while (0)
+
+static bool oracle_list_ok(const char *e)
+{
+	/* "safe" or name(|name)* with names [a-z][a-z0-9_]* */
+	if (!strcmp(e, "safe"))
+		return true;
+	bool start = true;
+	for (const char *p = e; *p; p++) {
+		if (*p == '|') {
+			if (start)
+				return false;
+			start = true;
+		} else if ((*p >= 'a' && *p <= 'z') || (!start && ((*p >= '0' && *p <= '9') || *p == '_'))) {
+			start = false;
+		} else {
+			return false;
+		}
+	}
+	return !start;
+}
+
+static void test_entries(void)
+{
+	int n = pv_variant_count();
+	CHECK(n > 0, "no variants registered");
+	for (int i = 0; i < n; i++) {
+		const struct pv_variant *v = pv_variant_at(i);
+		CHECK(v && v->name && *v->name, "variant %d has no name", i);
+		if (!v || !v->name)
+			continue;
+		if (i > 0)
+			CHECK(strcmp(pv_variant_at(i - 1)->name, v->name) < 0,
+			      "not sorted/unique: %s then %s", pv_variant_at(i - 1)->name, v->name);
+		CHECK(pv_variant_find(v->name) == v, "%s: find() returns another entry", v->name);
+		CHECK(v->protocol < PV_NR_PROTOCOLS && v->role < PV_NR_ROLES, "%s: bad protocol/role", v->name);
+		CHECK(v->expect && oracle_list_ok(v->expect), "%s: bad expect '%s'", v->name,
+		      v->expect ? v->expect : "(null)");
+		CHECK(v->history && strlen(v->history) >= 10, "%s: no history line", v->name);
+		CHECK(!v->history || !strchr(v->history, '\n'), "%s: history is not one line", v->name);
+		CHECK(v->scenario && *v->scenario, "%s: no scenario", v->name);
+		CHECK(v->file && *v->file, "%s: no source file", v->name);
+		CHECK(v->ops, "%s: no ops", v->name);
+		if (v->bug)
+			CHECK(*v->bug && !strchr(v->bug, ' '), "%s: bad bug id '%s'", v->name, v->bug);
+		if (v->flags & PV_MAINLINE)
+			CHECK(v->expect && !strcmp(v->expect, "safe"), "%s: a mainline that is not safe", v->name);
+		if (v->partner) {
+			const struct pv_variant *p = pv_variant_find(v->partner);
+			CHECK(p, "%s: partner %s does not exist", v->name, v->partner);
+			if (p) {
+				CHECK(p->protocol == v->protocol, "%s: partner %s is of another protocol", v->name,
+				      p->name);
+				CHECK(p->role != v->role, "%s: partner %s has the same role", v->name, p->name);
+				if (v->role == PV_READER || v->role == PV_WRITER)
+					CHECK(p->role == (v->role == PV_READER ? PV_WRITER : PV_READER),
+					      "%s: partner %s is not a %s", v->name, p->name,
+					      pv_role_name(v->role == PV_READER ? PV_WRITER : PV_READER));
+			}
+		}
+	}
+	CHECK(pv_variant_find("no_such_variant") == NULL, "find() invents a variant");
+	CHECK(pv_variant_at(-1) == NULL && pv_variant_at(n) == NULL, "at() out of range");
+}
+
+static void test_mainlines(void)
+{
+	for (int p = 0; p < PV_NR_PROTOCOLS; p++)
+		for (int r = 0; r < PV_NR_ROLES; r++) {
+			int have = 0, main = 0;
+			for (int i = 0; i < pv_variant_count(); i++) {
+				const struct pv_variant *v = pv_variant_at(i);
+				if ((int)v->protocol == p && (int)v->role == r) {
+					have++;
+					main += !!(v->flags & PV_MAINLINE);
+				}
+			}
+			const struct pv_variant *m = pv_variant_mainline((enum pv_protocol)p, (enum pv_role)r);
+			if (have) {
+				CHECK(main == 1, "%s/%s: %d mainlines among %d variants", pv_protocol_name(p),
+				      pv_role_name(r), main, have);
+				CHECK(m && (m->flags & PV_MAINLINE) && (int)m->protocol == p && (int)m->role == r,
+				      "%s/%s: pv_variant_mainline() wrong", pv_protocol_name(p), pv_role_name(r));
+			} else {
+				CHECK(m == NULL, "%s/%s: a mainline without variants", pv_protocol_name(p),
+				      pv_role_name(r));
+			}
+		}
+	CHECK(!strcmp(pv_protocol_name(PV_NR_PROTOCOLS), "?"), "protocol name out of range");
+	CHECK(!strcmp(pv_role_name(PV_NR_ROLES), "?"), "role name out of range");
+}
+
+/* A protocol with variants in two roles, for the selection tests. */
+static int pick_protocol(void)
+{
+	for (int p = 0; p < PV_NR_PROTOCOLS; p++) {
+		int roles = 0;
+		for (int r = 0; r < PV_NR_ROLES; r++)
+			roles += pv_variant_mainline((enum pv_protocol)p, (enum pv_role)r) != NULL;
+		if (roles >= 2)
+			return p;
+	}
+	return -1;
+}
+
+static void check_err(bool ok, const char *err, const char *needle, const char *what)
+{
+	CHECK(!ok, "%s accepted", what);
+	CHECK(*err && !strchr(err, '\n'), "%s: error is not one line: '%s'", what, err);
+	CHECK(strstr(err, needle), "%s: error '%s' does not name '%s'", what, err, needle);
+}
+
+static void test_select(void)
+{
+	struct pv_selection sel;
+	char err[256];
+	int p = pick_protocol();
+	CHECK(p >= 0, "no protocol with two roles");
+	if (p < 0)
+		return;
+
+	/* NULL / empty: every role with variants gets its mainline */
+	for (int k = 0; k < 2; k++) {
+		err[0] = 0;
+		CHECK(pv_select((enum pv_protocol)p, k ? "" : NULL, &sel, err, sizeof(err)), "%s", err);
+		CHECK(!sel.from_input, "from_input set");
+		for (int r = 0; r < PV_NR_ROLES; r++)
+			CHECK(sel.role[r] == pv_variant_mainline((enum pv_protocol)p, (enum pv_role)r),
+			      "role %s is not the mainline", pv_role_name(r));
+		CHECK(strlen(sel.label) > 0, "empty label");
+	}
+
+	/* unknown name */
+	err[0] = 0;
+	check_err(pv_select((enum pv_protocol)p, "no_such_variant_xyz", &sel, err, sizeof(err)), err,
+		  "no_such_variant_xyz", "unknown name");
+	err[0] = 0;
+	check_err(pv_select((enum pv_protocol)p, "nope", &sel, err, sizeof(err)), err,
+		  "nope", "a good and an unknown name");
+
+	/* wrong protocol */
+	int q = (p + 1) % PV_NR_PROTOCOLS;
+	const struct pv_variant *any = pv_variant_mainline((enum pv_protocol)p, PV_READER);
+	if (!any)
+		any = pv_variant_mainline((enum pv_protocol)p, PV_WRITER);
+	err[0] = 0;
+	check_err(pv_select((enum pv_protocol)q, any->name, &sel, err, sizeof(err)), err,
+		  pv_protocol_name((enum pv_protocol)p), "wrong protocol");
+
+	/* two of one role; each variant with its partner; explicit names win */
+	for (int i = 0; i < pv_variant_count(); i++) {
+		const struct pv_variant *v = pv_variant_at(i);
+		if ((int)v->protocol != p)
+			continue;
+		err[0] = 0;
+		bool ok = pv_select((enum pv_protocol)p, v->name, &sel, err, sizeof(err));
+		CHECK(ok, "%s: %s", v->name, err);
+		if (!ok)
+			continue;
+		CHECK(sel.role[v->role] == v, "%s: not in its role", v->name);
+		CHECK(strstr(sel.label, v->name), "%s: not in the label '%s'", v->name, sel.label);
+		if (v->partner) {
+			const struct pv_variant *pa = pv_variant_find(v->partner);
+			if (pa)
+				CHECK(sel.role[pa->role] == pa, "%s: partner %s not selected", v->name, pa->name);
+		}
+		for (int j = 0; j < pv_variant_count(); j++) {
+			const struct pv_variant *w = pv_variant_at(j);
+			if (w == v || (int)w->protocol != p)
+				continue;
+			char spec[256];
+			snprintf(spec, sizeof(spec), "%s,%s", v->name, w->name);
+			err[0] = 0;
+			ok = pv_select((enum pv_protocol)p, spec, &sel, err, sizeof(err));
+			if (w->role == v->role) {
+				check_err(ok, err, w->name, "two of one role");
+			} else {
+				CHECK(ok, "%s: %s", spec, err);
+				CHECK(ok && sel.role[v->role] == v && sel.role[w->role] == w,
+				      "%s: explicit names do not win over partners", spec);
+			}
+		}
+	}
+
+	/* "input": the input's bytes choose, deterministically, within the protocol */
+	err[0] = 0;
+	CHECK(pv_select((enum pv_protocol)p, "input", &sel, err, sizeof(err)) && sel.from_input, "input: %s",
+	      err);
+	for (int b = 0; b < 256; b++) {
+		u8 bytes[PV_NR_ROLES];
+		for (int r = 0; r < PV_NR_ROLES; r++)
+			bytes[r] = (u8)(b * 37 + r * 11);
+		struct pv_selection s1 = sel, s2 = sel;
+		struct fdp f1, f2;
+		fdp_init(&f1, bytes, sizeof(bytes));
+		fdp_init(&f2, bytes, sizeof(bytes));
+		pv_select_from_input((enum pv_protocol)p, &s1, &f1);
+		pv_select_from_input((enum pv_protocol)p, &s2, &f2);
+		for (int r = 0; r < PV_NR_ROLES; r++) {
+			CHECK(s1.role[r] == s2.role[r], "input selection is not deterministic");
+			if (pv_variant_mainline((enum pv_protocol)p, (enum pv_role)r))
+				CHECK(s1.role[r] && (int)s1.role[r]->protocol == p && (int)s1.role[r]->role == r,
+				      "input selection left its protocol/role");
+		}
+	}
+	/* an empty input takes defaults, never fails */
+	struct pv_selection s3 = sel;
+	struct fdp f3;
+	fdp_init(&f3, NULL, 0);
+	pv_select_from_input((enum pv_protocol)p, &s3, &f3);
+	CHECK(s3.role[PV_READER] || s3.role[PV_WRITER], "empty input selected nothing");
+}
+
+int main(void)
+{
+	test_entries();
+	test_mainlines();
+	test_select();
+	if (failures) {
+		fprintf(stderr, "test_registry: %d check(s) failed\n", failures);
+		return 1;
+	}
+	printf("test_registry: %d variants ok\n", pv_variant_count());
+	return 0;
+}
