@@ -160,7 +160,8 @@ static int pin(pid_t tid, int v)
 
 void native_thread_start(struct native_thread *t, int v)
 {
-	t->tid = (pid_t)syscall(SYS_gettid);
+	/* the migrator thread reads tid concurrently: publish it atomically */
+	__atomic_store_n(&t->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
 	t->depth = 0;
 	atomic_store(&t->nomig, 0);
 	self = t;
@@ -184,7 +185,8 @@ bool native_migrate_other(struct native_thread *t, int v)
 	if (!atomic_compare_exchange_strong_explicit(&t->nomig, &want, 2, memory_order_acquire,
 						     memory_order_relaxed))
 		return false; /* inside an IRQ-off / preempt-off section */
-	bool ok = pin(t->tid, v) == 0;
+	pid_t tid = __atomic_load_n(&t->tid, __ATOMIC_ACQUIRE);
+	bool ok = tid != 0 && pin(tid, v) == 0;
 	if (ok)
 		atomic_store_explicit(&t->vcpu, v, memory_order_relaxed);
 	atomic_store_explicit(&t->nomig, 0, memory_order_release);
