@@ -103,9 +103,22 @@ def lf_trial(exe, variant, seed, cap, work):
     m = re.search(r"stat::number_of_executed_units:\s*(\d+)", err)
     execs = int(m.group(1)) if m else None
     sm = re.search(r"SUMMARY: pvfuzz: ([A-Za-z0-9_]+)", err)
+    oracle = sm.group(1) if sm else None
+    san = re.search(r"ERROR: AddressSanitizer: ([a-z-]+)", err)
+    if p.returncode != 0 and not sm and san:
+        # ASan saw the same instant first (a freed page-table page is
+        # poisoned): the std replay of the crash names the pvfuzz oracle
+        std = os.path.join(os.path.dirname(os.path.dirname(exe)), "std", os.path.basename(exe))
+        crashes = [c for c in os.listdir(d) if c.startswith("crash-")]
+        if crashes and os.access(std, os.X_OK):
+            r = subprocess.run([std, os.path.join(d, crashes[0])], env=env_for(variant),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
+            rm = re.search(r"SUMMARY: pvfuzz: ([A-Za-z0-9_]+)", r.stderr.decode(errors="replace"))
+            if rm:
+                oracle = "%s (asan:%s)" % (rm.group(1), san.group(1))
     shutil.rmtree(d, ignore_errors=True)
-    found = p.returncode != 0 and sm is not None
-    return {"found": found, "execs": execs, "secs": secs, "oracle": sm.group(1) if sm else None}
+    found = p.returncode != 0 and oracle is not None
+    return {"found": found, "execs": execs, "secs": secs, "oracle": oracle}
 
 
 def afl_stats(path):
@@ -131,8 +144,8 @@ def afl_trial(exe, variant, seed, cap, work):
     t0 = time.monotonic()
     p = subprocess.run(["afl-fuzz", "-i", os.path.join(d, "in"), "-o", os.path.join(d, "out"),
                         "-s", str(seed), "-V", str(cap), "-t", "5000", "--", exe],
-                       env=env_for(variant, extra), stdout=subprocess.DEVNULL,
-                       stderr=subprocess.PIPE, timeout=cap * 3 + 120)
+                       env=env_for(variant, extra), stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=cap * 3 + 120)
     secs = time.monotonic() - t0
     st = afl_stats(os.path.join(d, "out", "default", "fuzzer_stats"))
     crashes = int(st.get("saved_crashes", st.get("unique_crashes", "0")) or 0)
@@ -150,16 +163,29 @@ def afl_trial(exe, variant, seed, cap, work):
     if not st and variant:
         # afl-fuzz refuses a seed that crashes in its dry run: the finding is
         # at the first execution (libFuzzer reports those as execs = 1 too)
-        r = subprocess.run([exe, os.path.join(d, "in", "seed")], env=env_for(variant),
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
-        m = re.search(r"SUMMARY: pvfuzz: ([A-Za-z0-9_]+)", r.stderr.decode(errors="replace"))
+        # libAFLDriver's dry run also feeds the target its own short dummy
+        # input first; an empty file stands for it when the seed is clean
+        empty = os.path.join(d, "empty")
+        open(empty, "wb").close()
+        for probe in (os.path.join(d, "in", "seed"), empty):
+            r = subprocess.run([exe, probe], env=env_for(variant),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
+            m = re.search(r"SUMMARY: pvfuzz: ([A-Za-z0-9_]+)", r.stderr.decode(errors="replace"))
+            if r.returncode != 0 and m:
+                break
+        dry = "crashed with one of the test cases" in p.stdout.decode(errors="replace")
+        if dry and not (r.returncode != 0 and m):
+            # the driver's own first executions tripped it before the seed ran
+            shutil.rmtree(d, ignore_errors=True)
+            return {"found": True, "execs": 1, "secs": secs, "oracle": "dry-run", "eps": None,
+                    "note": "afl-fuzz's dry run crashed before fuzzing started"}
         if r.returncode != 0 and m:
             shutil.rmtree(d, ignore_errors=True)
             return {"found": True, "execs": 1, "secs": secs, "oracle": m.group(1), "eps": None,
                     "note": "seed crashed in afl-fuzz's dry run"}
     if not st:
         sys.stderr.write("afl-fuzz produced no stats (exit %d): %s\n" % (
-            p.returncode, p.stderr.decode(errors="replace")[-500:]))
+            p.returncode, p.stdout.decode(errors="replace")[-500:]))
     shutil.rmtree(d, ignore_errors=True)
     eps = float(st["execs_per_sec"]) if "execs_per_sec" in st else None
     return {"found": crashes > 0, "execs": execs, "secs": secs, "oracle": oracle, "eps": eps}
