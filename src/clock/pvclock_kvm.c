@@ -166,8 +166,8 @@ u64 kvm_vcpu_handle_exit(struct kvm_clock_host *h, const struct pvclock_writer_o
 	u64 ret = (u64)-KVM_EOPNOTSUPP;
 
 	vcpu_thread_get(h, v);
-	if (reason == PV_EXIT_HYPERCALL && ops->hypercall)
-		ret = ops->hypercall(h, v, a0, a1);
+	if (reason == PV_EXIT_HYPERCALL) /* NULL: the mainline handler, as documented */
+		ret = (ops->hypercall ? ops->hypercall : kvm_pv_clock_pairing)(h, v, a0, a1);
 	/* tsc_always_catchup: every exit requests KVM_REQ_CLOCK_UPDATE */
 	if (h->tsc_always_catchup)
 		ops->guest_time_update(h, v);
