@@ -97,7 +97,8 @@ static inline bool compute_tsc_page_parameters(const struct pvclock_vcpu_time_in
 	*scale = mul_u64_u32_div(1ULL << (32 + hv_clock->tsc_shift),
 				 hv_clock->tsc_to_system_mul, 100);
 	*offset = (s64)(hv_clock->system_time / 100);
-	*offset -= (s64)mul_u64_u64_shr(hv_clock->tsc_timestamp, *scale, 64);
+	/* the kernel builds with -fno-strict-overflow: the s64 subtraction wraps */
+	*offset = (s64)((u64)*offset - mul_u64_u64_shr(hv_clock->tsc_timestamp, *scale, 64));
 	return true;
 }
 

@@ -110,7 +110,8 @@ static bool tsc_page_no_max_mul(const struct pvclock_vcpu_time_info *hv_clock, u
 	/* the bug: no "tsc_to_system_mul >= 100ull << (32 - tsc_shift)" test */
 	*scale = mul_u64_u32_div(1ULL << (32 + hv_clock->tsc_shift), hv_clock->tsc_to_system_mul, 100);
 	*offset = (s64)(hv_clock->system_time / 100);
-	*offset -= (s64)mul_u64_u64_shr(hv_clock->tsc_timestamp, *scale, 64);
+	/* the kernel builds with -fno-strict-overflow: the s64 subtraction wraps */
+	*offset = (s64)((u64)*offset - mul_u64_u64_shr(hv_clock->tsc_timestamp, *scale, 64));
 	return true;
 }
 
