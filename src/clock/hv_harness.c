@@ -448,6 +448,13 @@ void hv_scenario_run(const struct hv_reader_ops *rops, const struct hv_writer_op
 		for (int c = 0; c < SIM_MAX_CPUS; c++)
 			cfg.tsc_skew[c] = (s64)(s8)fdp_u8(in, 0) * 4096;
 	cfg.on_exit = on_exit;
+	/*
+	 * PCT change points within the first 64 steps: that is where the
+	 * host's first page rewrites run, and a window of two or three steps
+	 * there (after the data stores, before the sequence) is what torn-page
+	 * bugs need.  Later updates are reached through schedule events.
+	 */
+	cfg.change_span = 64;
 	cfg.variant = label;
 
 	memset(&W, 0, sizeof(W));

@@ -175,6 +175,17 @@ void sim_commit_plain(struct sim_fiber *f)
 	f->nplain = 0;
 }
 
+/*
+ * f has younger stores nobody else can see yet (a sunk plain copy, its
+ * CPU's TSO store buffer): whoever reads what f wrote, or runs while f is
+ * preempted, observes a state sequential consistency never shows - the
+ * window every publication bug lives in.
+ */
+bool sim_hides_stores(const struct sim_fiber *f)
+{
+	return f->nplain > 0 || g_sim.cpu[f->cpu].nsb > 0;
+}
+
 /* ------------------------------------------------------------ compat -- */
 
 u64 pvsim_load(struct pv_site *s, const volatile void *p, unsigned size)
@@ -191,10 +202,16 @@ u64 pvsim_load(struct pv_site *s, const volatile void *p, unsigned size)
 	if (f->op)
 		op_seen(f, p, size, v);
 	if (in_arena(p)) {
-		/* reads-from feedback: (last writer's site, this site, same fiber?) */
+		/*
+		 * reads-from feedback: (last writer's site, this site, same
+		 * fiber?, does that writer still hide younger stores?)
+		 */
 		size_t off = (size_t)((const u8 *)p - g_arena);
+		u8 w = g_shadow_fiber[off];
 		u32 h = g_shadow_site[off] * 0x9E3779B1u ^ sim_site_id(s) * 0x85EBCA77u;
-		h ^= (g_shadow_fiber[off] == (u8)(g_sim.cur + 1)) ? 0x5bd1e995u : 0;
+		h ^= (w == (u8)(g_sim.cur + 1)) ? 0x5bd1e995u : 0;
+		if (w && w != (u8)(g_sim.cur + 1) && w <= g_sim.nf && sim_hides_stores(&g_sim.f[w - 1]))
+			h ^= 0x27d4eb2fu;
 		pv_feature_hit(h ^ (h >> 15));
 	}
 	sim_trace(SIM_OP_LOAD, s, NULL, v);

@@ -257,9 +257,25 @@ static void host_resume_due(void)
 	}
 }
 
+/*
+ * Preemption feedback: where a still-runnable fiber was stopped, and whether
+ * it was stopped inside a window with stores nobody sees yet.  A schedule
+ * that preempts a writer at a new place is worth keeping even before any
+ * reader profits from it: it is the first half of every torn read.
+ */
+static void preemption_feature(const struct sim_fiber *f)
+{
+	u32 h = f->last_site * 0xC2B2AE35u ^ 0x7f4a7c15u;
+	if (sim_hides_stores(f))
+		h ^= 0x165667B1u;
+	pv_feature_hit(h ^ (h >> 13));
+}
+
 static void switch_to(int next, bool dying)
 {
 	int prev = g_sim.cur;
+	if (prev >= 0 && !dying && runnable(&g_sim.f[prev]))
+		preemption_feature(&g_sim.f[prev]);
 	struct fiber_ctx *from = prev < 0 ? &g_main_ctx : &g_sim.f[prev].ctx;
 	struct fiber_ctx *to = next < 0 ? &g_main_ctx : &g_sim.f[next].ctx;
 	g_sim.cur = next;

@@ -55,6 +55,7 @@ struct sim_fiber {
 	/* plain copies the compiler may sink to the next barrier */
 	struct sim_pending plain[SIM_PLAIN_MAX];
 	int nplain;
+	u32 last_site; /* site id of its last traced access (preemption feedback) */
 };
 
 #define SIM_MAX_IPI 8
@@ -133,6 +134,7 @@ u64 sim_cpu_tsc_now(int cpu);
 void sim_ipi_poll(void);
 /* access.c */
 void sim_commit_plain(struct sim_fiber *f);
+bool sim_hides_stores(const struct sim_fiber *f);
 void sim_sb_drain(int cpu, int n);
 void sim_commit(const struct sim_pending *e);
 /* trace.c */

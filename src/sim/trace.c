@@ -137,8 +137,12 @@ void sim_trace(enum sim_op op, struct pv_site *site, const char *note, u64 value
 	u64 h = g_sim.hash;
 	h = mix(h, r->step);
 	h = mix(h, (u64)(u8)r->fiber | (u64)r->cpu << 8 | (u64)r->op << 16);
-	if (site)
-		h = mix(h, sim_site_id(site));
+	if (site) {
+		u32 id = sim_site_id(site);
+		h = mix(h, id);
+		if (g_sim.cur >= 0)
+			sim_cur()->last_site = id;
+	}
 	if (note)
 		h = mix(h, note_id(note));
 	h = mix(h, value);
