@@ -16,7 +16,8 @@
  *   skew[4]   per-vCPU TSC offsets (SIM_MODE_SKEW only)
  *   kinds[r]  per reader, 2 bits per read: page, page, MSR, kvmclock
  *   then, lazily: per update an action byte, a delay byte and, in adversarial
- *   mode, a 24-byte page image or a 32-byte kvmclock record image.
+ *   mode, a 24-byte page image or a 32-byte kvmclock record image (XORed
+ *   onto vCPU v's current record).
  *
  * Oracles: torn snapshot (the accepted (seq, scale, offset) is one published
  * generation, CO3), the value is the page formula at a TSC the read took
@@ -235,11 +236,20 @@ static void adversarial_update(u8 action, int v)
 {
 	struct kvm_clock_host *h = &W.vm.clock;
 	if (action & 2) {
-		/* a kvmclock record image for vCPU v, and the page KVM derives from it */
+		/*
+		 * A kvmclock record for vCPU v, and the page KVM derives from it.
+		 * The image is XORed onto the record KVM last computed for v:
+		 * every record is still reachable, and the mostly-zero inputs a
+		 * fuzzer starts from become near neighbours of a live record (a
+		 * new mul, a stepped system_time) - records
+		 * compute_tsc_page_parameters() accepts, so the page is rewritten
+		 * while the other vCPUs run - instead of random ones it rejects.
+		 */
 		u8 img[32] = { 0 };
-		struct pvclock_vcpu_time_info rec;
+		struct pvclock_vcpu_time_info rec = h->vcpu[v].hv_clock;
 		fdp_bytes(W.in, img, sizeof(img));
-		memcpy(&rec, img, sizeof(rec));
+		for (size_t b = 0; b < sizeof(rec); b++)
+			((u8 *)&rec)[b] ^= img[b];
 		h->vcpu_in_host(h, v, true);
 		W.wops->write_record(&W.vm, v, &rec);
 		h->vcpu_in_host(h, v, false); /* VM entry: the host's stores are visible */
