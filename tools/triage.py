@@ -150,9 +150,13 @@ class Replayer:
 
 
 def site_str(rec):
-    s = rec.get("site") if rec else None
-    if not s:
+    """file:line:expr of a record; a record without a site (the result note
+    of an arithmetic target) is named by its op and note."""
+    if not rec:
         return "-"
+    s = rec.get("site")
+    if not s:
+        return "%s:%s" % (rec["op"], rec["expr"])
     return "%s:%d:%s" % (s["file"], s["line"], s["expr"])
 
 
@@ -249,7 +253,7 @@ def window_records(d, context=40):
     if vseq is None:
         return recs[-context:]
     vi = next((i for i, r in enumerate(recs) if r["seq"] == vseq), len(recs) - 1)
-    lo_step = d.get("window_from_step", 0)
+    lo_step = min([d.get("window_from_step", 0)] + [r["step"] for r in recs if r.get("raced")])
     keep = []
     for i, r in enumerate(recs[:vi + 1 + 3]):
         near = i >= vi - context
@@ -324,14 +328,14 @@ def svg_timeline(d):
     viol = next((r for r in recs if r["seq"] == vseq), None)
     if viol is None:
         return None
-    lo = d.get("window_from_step", 0)
+    lo = min([d.get("window_from_step", 0)] + [r["step"] for r in recs if r.get("raced")])
     hi = viol["step"]
     lo = max(0, lo - max(2, (hi - lo) // 20))
     hi = hi + max(2, (hi - lo) // 40)
     win = [r for r in recs if lo <= r["step"] <= hi and r["seq"] <= vseq + 3]
     fibers = {}
     for r in win:
-        if r["fiber"] >= 0 and (r["fiber"] not in fibers or r["seq"] <= vseq):
+        if (r["fiber"] >= 0 or r is viol) and (r["fiber"] not in fibers or r["seq"] <= vseq):
             fibers[r["fiber"]] = r  # the lane shows where the fiber was last
         if r.get("subject") is not None and r["subject"] not in fibers:
             fibers[r["subject"]] = dict(r, fiber=r["subject"], name=r["subject_name"])
@@ -349,7 +353,7 @@ def svg_timeline(d):
         return top + lane_h * lane_of[fiber] + lane_h / 2 + 14
 
     # the numbered marks, in step order
-    story = [r for r in win if r["fiber"] in lane_of and r["op"] in ACCESS_OPS and (
+    story = [r for r in win if r["fiber"] in lane_of and (r["op"] in ACCESS_OPS or r.get("violation")) and (
         r.get("raced") or r.get("violation") or (r.get("involved") and r["fiber"] == viol["fiber"]
                                                  and r["op"] == "load"))]
     if len(story) > 40:  # keep the violation, the raced stores and the latest reads
@@ -434,7 +438,7 @@ def svg_timeline(d):
     # accesses to the fields involved
     vx, vy = x(viol["step"]), y(viol["fiber"])
     for r in win:
-        if r["fiber"] not in lane_of or r["op"] not in ACCESS_OPS:
+        if r["fiber"] not in lane_of or (r["op"] not in ACCESS_OPS and not r.get("violation")):
             continue
         if not (r.get("involved") or r.get("raced") or r.get("violation")):
             continue
@@ -443,7 +447,7 @@ def svg_timeline(d):
                      'stroke-width="1.5"/>' % (x(r["step"]), y(r["fiber"]), vx, vy))
     num_rows = {fb: Rows(3) for fb in order}
     for r in win:
-        if r["fiber"] not in lane_of or r["op"] not in ACCESS_OPS:
+        if r["fiber"] not in lane_of or (r["op"] not in ACCESS_OPS and not r.get("violation")):
             continue
         if not (r.get("involved") or r.get("raced") or r.get("violation")):
             continue
@@ -602,6 +606,8 @@ def triage(args):
             f = d["finding"]
             summary_line = "SUMMARY: pvfuzz: %s variant=%s %s" % (f["oracle"], d["variant"], f["detail"])
             rel_repro = os.path.relpath(os.path.join(args.out, bid, "repro"), os.getcwd())
+            if rel_repro.startswith(".."):
+                rel_repro = os.path.join(args.out, bid, "repro")
             replay_cmd = "./pvfuzz replay %s --target %s --variant %s --trace" % (
                 rel_repro, b["target"], b["selection"])
             ent = {"bucket": bid, "target": b["target"], "oracle": b["oracle"], "site": b["site"],

@@ -68,6 +68,7 @@ void sim_sb_drain(int cpu, int n)
 	struct sim_cpu *c = &g_sim.cpu[cpu];
 	while (n-- > 0 && c->nsb > 0) {
 		sim_commit(&c->sb[0]);
+		sim_trace_drain(&c->sb[0]);
 		memmove(&c->sb[0], &c->sb[1], (size_t)(c->nsb - 1) * sizeof(c->sb[0]));
 		c->nsb--;
 	}

@@ -150,6 +150,7 @@ void sim_trace_access(enum sim_op op, struct pv_site *s, const volatile void *p,
 		      u64 value);
 void sim_trace_commit_begin(const struct sim_pending *e);
 void sim_trace_commit_end(void);
+void sim_trace_drain(const struct sim_pending *e); /* a buffered store becomes visible */
 void pv_feature_hit(u32 h);
 
 #endif

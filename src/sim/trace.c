@@ -287,6 +287,24 @@ void sim_trace_commit_end(void)
 	incommit_set = false;
 }
 
+/*
+ * A buffered store becomes visible (TSO drain): a record for the reader of
+ * the trace, not hashed, so traces and hashes of every build stay as they
+ * were.  It belongs to the store's own fiber.
+ */
+void sim_trace_drain(const struct sim_pending *e)
+{
+	struct trace_rec r;
+	fill(&r, SIM_OP_COMMIT, e->site, NULL, e->v);
+	if (e->fiber) {
+		r.fiber = (s8)(e->fiber - 1);
+		r.cpu = (u8)g_sim.f[e->fiber - 1].cpu;
+	}
+	r.addr = e->p;
+	r.size = e->size;
+	keep(&r);
+}
+
 static bool is_access(u8 op)
 {
 	return op == SIM_OP_LOAD || op == SIM_OP_STORE || op == SIM_OP_COPY || op == SIM_OP_COMMIT ||
@@ -308,7 +326,7 @@ static const struct trace_rec *rec_at(u64 seq)
  * The reporter's view of the violating access: the access in flight if an
  * oracle fired inside a hook (appended to the trace now, unhashed, so every
  * build still agrees on the hash), else the running fiber's last access,
- * else the last access of anyone.
+ * else the last access of anyone, else the last record.
  */
 s64 sim_trace_violation(void)
 {
@@ -327,11 +345,15 @@ s64 sim_trace_violation(void)
 		next_addr = NULL;
 		return violation_seq;
 	}
-	for (int pass = 0; pass < 2; pass++) {
+	/* passes: this fiber's last access, anyone's, then any record (a pure
+	 * arithmetic target's result note) */
+	for (int pass = 0; pass < 3; pass++) {
 		u64 lo = nrec > TRACE_RING ? nrec - TRACE_RING : 0;
 		for (u64 i = nrec; i-- > lo;) {
 			const struct trace_rec *r = &ring[i % TRACE_RING];
-			if (!is_access(r->op) || (pass == 0 && (g_sim.cur < 0 || r->fiber != g_sim.cur)))
+			if (pass < 2 && !is_access(r->op))
+				continue;
+			if (pass == 0 && (g_sim.cur < 0 || r->fiber != g_sim.cur))
 				continue;
 			ring[i % TRACE_RING].violation = 1;
 			if (i < tlog_cap)
@@ -429,8 +451,9 @@ static void assign_locs(void)
  * Which bytes the violation is about and which stores of other fibers it
  * raced: the violating fiber's loads since `from` (its op's start, else its
  * last IRQ-off or op begin, else 64 steps back) plus the violating access
- * itself; raced = other fibers' stores to those bytes in that window, or,
- * if there are none, the store the violating load read from.
+ * itself; raced = other fibers' stores to those bytes in that window, and
+ * the stores of others those loads read from (a writer stopped half way
+ * through its update just before the reader began).
  */
 static u64 window_start(const struct trace_rec *v, s64 vseq, u64 op_start)
 {
@@ -447,48 +470,84 @@ static u64 window_start(const struct trace_rec *v, s64 vseq, u64 op_start)
 	return v->step > 64 ? v->step - 64 : 0;
 }
 
+/* the store a load read from: the latest earlier store to its bytes (-1: none in the trace) */
+static s64 reads_from(s64 seq)
+{
+	const struct trace_rec *l = rec_at((u64)seq);
+	for (s64 i = seq - 1; i >= 0; i--) {
+		const struct trace_rec *r = rec_at((u64)i);
+		if (!r)
+			break;
+		if (is_store(r->op) && overlaps(r, l->addr, l->size))
+			return i;
+	}
+	return -1;
+}
+
+static int add_raced(s64 *raced, int n, s64 seq)
+{
+	for (int k = 0; k < n; k++)
+		if (raced[k] == seq)
+			return n;
+	raced[n] = seq;
+	return n + 1;
+}
+
+static int cmp_s64(const void *a, const void *b)
+{
+	s64 x = *(const s64 *)a, y = *(const s64 *)b;
+	return x < y ? -1 : x > y;
+}
+
 static int analyse(s64 vseq, u64 op_start, u64 *from, s64 *raced, const struct trace_rec **inv,
 		   int *ninv)
 {
 	const struct trace_rec *v = rec_at((u64)vseq);
+	s64 inv_seq[MAX_INVOLVED];
 	*ninv = 0;
 	if (!v)
 		return 0;
 	*from = window_start(v, vseq, op_start);
-	if (v->addr)
-		inv[(*ninv)++] = v;
 	s64 lo = vseq;
 	while (lo > 0 && rec_at((u64)lo - 1) && rec_at((u64)lo - 1)->step >= *from)
 		lo--;
-	for (s64 i = lo; i < vseq && *ninv < MAX_INVOLVED; i++) {
-		const struct trace_rec *r = rec_at((u64)i);
-		if (r->fiber == v->fiber && r->addr && (r->op == SIM_OP_LOAD || r->op == SIM_OP_RMW))
-			inv[(*ninv)++] = r;
+	if (v->addr) {
+		inv_seq[*ninv] = vseq;
+		inv[(*ninv)++] = v;
 	}
+	for (s64 i = vseq - 1; i >= lo && *ninv < MAX_INVOLVED; i--) {
+		const struct trace_rec *r = rec_at((u64)i);
+		if (r->fiber == v->fiber && r->addr && (r->op == SIM_OP_LOAD || r->op == SIM_OP_RMW)) {
+			inv_seq[*ninv] = i;
+			inv[(*ninv)++] = r;
+		}
+	}
+	/* stores of others to those bytes while the window was open ... */
+	s64 all[2 * MAX_INVOLVED + 64];
 	int n = 0;
-	for (s64 i = vseq - 1; i >= lo && n < MAX_RACED; i--) {
+	for (s64 i = vseq - 1; i >= lo && n < 64; i--) {
 		const struct trace_rec *r = rec_at((u64)i);
 		if (!is_store(r->op) || r->fiber == v->fiber)
 			continue;
 		for (int k = 0; k < *ninv; k++)
 			if (overlaps(r, inv[k]->addr, inv[k]->size)) {
-				raced[n++] = i;
+				n = add_raced(all, n, i);
 				break;
 			}
 	}
-	if (n == 0 && v->addr) { /* reads-from */
-		for (s64 i = vseq - 1; i >= 0; i--) {
-			const struct trace_rec *r = rec_at((u64)i);
-			if (!r)
-				break;
-			if (is_store(r->op) && overlaps(r, v->addr, v->size)) {
-				if (r->fiber != v->fiber)
-					raced[n++] = i;
-				break;
-			}
-		}
+	/* ... and the stores of others the window's loads read from, even older ones */
+	for (int k = 0; k < *ninv; k++) {
+		if (inv[k]->op != SIM_OP_LOAD && inv[k]->op != SIM_OP_RMW)
+			continue;
+		s64 w = reads_from(inv_seq[k]);
+		if (w >= 0 && rec_at((u64)w)->fiber != v->fiber)
+			n = add_raced(all, n, w);
 	}
-	return n;
+	qsort(all, (size_t)n, sizeof(all[0]), cmp_s64);
+	int keep_n = n < MAX_RACED ? n : MAX_RACED; /* the latest ones */
+	for (int k = 0; k < keep_n; k++)
+		raced[keep_n - 1 - k] = all[n - keep_n + k];
+	return keep_n;
 }
 
 static void json_site(FILE *out, const struct pv_site *s)
