@@ -87,8 +87,8 @@ def log(msg):
 
 # ------------------------------------------------------------- catalogue --
 
-def load_catalogue(area):
-    path = os.path.join(CATALOGUE_DIR, area + ".json")
+def load_catalogue(area, cdir=CATALOGUE_DIR):
+    path = os.path.join(cdir, area + ".json")
     try:
         with open(path) as f:
             cat = json.load(f)
@@ -594,6 +594,7 @@ def parse_args(argv):
     ap.add_argument("--json", default="", help="write the results here")
     ap.add_argument("--workdir", default="", help="private trees (default $TMPDIR/pvfuzz-mutate-<hash>)")
     ap.add_argument("--no-baseline", action="store_true", help="skip the run of the unmutated tree")
+    ap.add_argument("--catalogue-dir", default=CATALOGUE_DIR, help="where <area>.json are (tests)")
     ap.add_argument("--list", action="store_true", help="print the catalogue with each anchor's state; "
                     "build nothing")
     ap.add_argument("--ctest-jobs", type=int, default=0, help="ctest -j (default: 2 / --jobs)")
@@ -620,7 +621,7 @@ def parse_args(argv):
 def main(argv):
     a = parse_args(argv)
     areas = ("clock", "mm") if a.area == "all" else (a.area,)
-    cats = {ar: load_catalogue(ar) for ar in areas}
+    cats = {ar: load_catalogue(ar, a.catalogue_dir) for ar in areas}
     mutants = [m for ar in areas for m in cats[ar]["mutants"]]
     if a.only:
         want = [x.strip() for x in a.only.split(",") if x.strip()]

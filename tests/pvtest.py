@@ -581,6 +581,44 @@ def cmd_cli_launcher(a):
     expect_one_line_error(rc, err, None, "./pvfuzz %s" % " ".join(cases[a.case]), progress=True)
 
 
+# ------------------------------------------------------------ bench tools --
+
+def cmd_mutate_selftest(a):
+    """bench/mutate.py on a known-killed, an equivalent and a stale mutant of
+    the clock catalogue, with the cheap stages only: the tool itself works."""
+    tool = os.path.join(SRC, "bench", "mutate.py")
+    with open(os.path.join(SRC, "bench", "mutants", "clock.json")) as f:
+        cat = json.load(f)
+    byid = {m["id"]: m for m in cat["mutants"]}
+    check(a.killed in byid and a.equivalent in byid, "bench/mutants/clock.json has no %s or %s" % (
+        a.killed, a.equivalent))
+    check(byid[a.equivalent].get("equivalent"), "%s is not marked equivalent" % a.equivalent)
+    stale = dict(byid[a.killed], id="selftest-stale", anchor="no_such_statement_in_pvfuzz();")
+    tmp = tempfile.mkdtemp(prefix="pvfuzz-mutate-selftest-")
+    try:
+        cdir = os.path.join(tmp, "cat")
+        os.makedirs(cdir)
+        with open(os.path.join(cdir, "clock.json"), "w") as f:
+            json.dump(dict(cat, mutants=[byid[a.killed], byid[a.equivalent], stale]), f)
+        out = os.path.join(tmp, "out.json")
+        rc, so, se = run([sys.executable or "python3", tool, "--area", "clock", "--catalogue-dir", cdir,
+                          "--stages", "replay,regress", "--workdir", os.path.join(tmp, "w"),
+                          "--json", out], timeout=1200)
+        check(rc == 0, "bench/mutate.py exited %d:\n%s" % (rc, (se or so).strip()[-2000:]))
+        with open(out) as f:
+            res = {r["id"]: r for r in json.load(f)["results"]}
+        k, e, st = res.get(a.killed), res.get(a.equivalent), res.get("selftest-stale")
+        check(k and k["status"] == "killed" and k.get("test"), "%s: want killed by a named test, got %s" % (
+            a.killed, k))
+        check(e and e["status"] == "equivalent", "%s: want equivalent (survived), got %s" % (a.equivalent, e))
+        check(st and st["status"] == "stale" and "occurs 0 times" in st.get("why", ""),
+              "a mutant whose anchor is gone: want stale with the reason, got %s" % st)
+        log("%s killed in %s by %s (%s); %s survived as equivalent; the stale mutant is reported" % (
+            a.killed, k["stage"], k["test"], k["why"][:120], a.equivalent))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 # ----------------------------------------------------------------- stress --
 
 def cmd_stress(a):
@@ -822,6 +860,9 @@ def main():
     p.add_argument("--seconds", type=int, default=10)
     p.add_argument("--extra", default="")
     p.add_argument("--asan", action="store_true")
+    p = sp("mutate-selftest", cmd_mutate_selftest)
+    p.add_argument("--killed", default="clk-r01")
+    p.add_argument("--equivalent", default="clk-r03")
     p = sp("discover", cmd_discover)
     p.add_argument("--out", required=True)
     p.add_argument("--targets", default="")
