@@ -328,7 +328,7 @@ class Tree:
 
     # ----------------------------------------------------------- stages --
 
-    def stage(self, name, targets, timeout):
+    def stage(self, name, targets, timeout, ctest_jobs=0):
         """None when the stage passes, else (test, reason)."""
         if name == "fuzz":
             return self.fuzz(targets, timeout)
@@ -343,7 +343,7 @@ class Tree:
         # discovery failing (e.g. pvfuzz-list broken) is a failure too
         regex = "(%s|^discover\\.failed$|^registry\\.variant-tests$)" % regex
         cmd = ["ctest", "--test-dir", self.std, "-R", regex, "--output-on-failure", "--stop-on-failure",
-               "--no-tests=error", "-j", str(self.opts.ctest_jobs)]
+               "--no-tests=error", "-j", str(ctest_jobs or self.opts.ctest_jobs)]
         rc, out = self.run(cmd, timeout=timeout)
         if rc is None:
             return ("ctest %s" % name, "no result within %d s (a hang)" % timeout)
@@ -492,7 +492,7 @@ def baseline(tree, targets):
     timeouts = {}
     for s in tree.opts.stages:
         t0 = time.monotonic()
-        got = tree.stage(s, targets, 7200)
+        got = tree.stage(s, targets, 7200, ctest_jobs=2)  # the other trees are idle
         dt = time.monotonic() - t0
         if got:
             raise ToolError("baseline: the unmutated tree fails stage %s: %s: %s (fix the tree first: "
