@@ -315,6 +315,53 @@ def cmd_regress_std(a):
         os.path.basename(a.file), outcome, "|".join(exp), h, a.determinism))
 
 
+def lister_select(lister, spec):
+    """The registry's answer for one selection (`pvfuzz-list --select SPEC
+    --json`): roles, expect, and the mainline counterpart.  The pairing rule
+    lives in the C registry only; this just asks it."""
+    lister = os.environ.get("PVFUZZ_LIST") or lister  # development override
+    if not lister or not os.path.isfile(lister):
+        skip("pvfuzz-list is not built (%s)" % (lister or "no path"))
+    rc, out, err = run([lister, "--select", spec, "--json"], timeout=60)
+    check(rc == 0, "pvfuzz-list --select %s exited %d: %s" % (spec, rc, err.strip()))
+    try:
+        sel = json.loads(out)
+    except ValueError as ex:
+        raise Fail("pvfuzz-list --select %s printed invalid JSON: %s" % (spec, ex))
+    for k in ("expect", "spec", "counterpart", "buggy", "roles"):
+        check(k in sel, "pvfuzz-list --select %s: no %r in %s" % (spec, k, out.strip()[:300]))
+    return sel
+
+
+def cmd_regress_mainline(a):
+    """The reproducer with its buggy role(s) replaced by mainline fires
+    nothing, so the reproducer can only pass because the oracle saw the bug."""
+    exe = need_exe(a.exe, "std replayer")
+    v, exp = regress_variant(a, load_registry(a.lister))
+    sel = lister_select(a.lister, a.variant)
+    check(sel["buggy"], "pvfuzz-list --select %s names no buggy role, but the registry expects %s" % (
+        a.variant, "|".join(exp)))
+    cp = sel["counterpart"]
+    csel = lister_select(a.lister, cp)
+    check(not csel["buggy"] and csel["expect"] == "safe",
+          "counterpart %s of %s is not a safe selection (buggy %s, expect %s)" % (
+              cp, sel["spec"], csel["buggy"], csel["expect"]))
+    rc, h, outcome, err = std_replay(exe, cp, a.file, "none", check_det=a.determinism)
+    check("NONDETERMINISTIC" not in err, "nondeterministic over %d replays against %s: %s" % (
+        a.determinism, cp, err.strip()[-500:]))
+    if outcome != "none":
+        keep = keep_artifact(a.file, "regress.mainline.%s.%s" % (a.target, a.variant))
+        _, tout, terr = run([exe, "--trace", a.file], env={"PVFUZZ_VARIANT": cp}, timeout=600)
+        trace = "\n".join((terr + tout).strip().splitlines()[-40:])
+        check(False, "%s replayed against the mainline counterpart %s (buggy %s replaced) fires %s, "
+              "trace-hash %s: a finding against mainline, or an oracle that cries wolf; the input is "
+              "kept as %s; the last trace lines:\n%s" % (
+                  a.file, cp, ",".join(sel["buggy"]), outcome, h, keep, trace))
+    check(rc == 0, "replayer exit %d: %s" % (rc, err.strip()[-500:]))
+    log("mainline: %s against %s (for %s) -> none, trace-hash %s, %d replays identical" % (
+        os.path.basename(a.file), cp, sel["spec"], h, a.determinism))
+
+
 def engine_replay(exe, variant, path):
     """Runs a libFuzzer or AFL++ (libAFLDriver) binary on one file."""
     rc, out, err = run([exe, path], env={"PVFUZZ_VARIANT": variant, "PVFUZZ_PRINT_HASH": "1"},
@@ -797,6 +844,44 @@ def cmd_launcher_byo(a):
         os.path.relpath(f, SRC))
 
 
+# ------------------------------------------------------------ bench tools --
+
+def cmd_mutate_selftest(a):
+    """bench/mutate.py on a known-killed, an equivalent and a stale mutant of
+    the clock catalogue, with the cheap stages only: the tool itself works."""
+    tool = os.path.join(SRC, "bench", "mutate.py")
+    with open(os.path.join(SRC, "bench", "mutants", "clock.json")) as f:
+        cat = json.load(f)
+    byid = {m["id"]: m for m in cat["mutants"]}
+    check(a.killed in byid and a.equivalent in byid, "bench/mutants/clock.json has no %s or %s" % (
+        a.killed, a.equivalent))
+    check(byid[a.equivalent].get("equivalent"), "%s is not marked equivalent" % a.equivalent)
+    stale = dict(byid[a.killed], id="selftest-stale", anchor="no_such_statement_in_pvfuzz();")
+    tmp = tempfile.mkdtemp(prefix="pvfuzz-mutate-selftest-")
+    try:
+        cdir = os.path.join(tmp, "cat")
+        os.makedirs(cdir)
+        with open(os.path.join(cdir, "clock.json"), "w") as f:
+            json.dump(dict(cat, mutants=[byid[a.killed], byid[a.equivalent], stale]), f)
+        out = os.path.join(tmp, "out.json")
+        rc, so, se = run([sys.executable or "python3", tool, "--area", "clock", "--catalogue-dir", cdir,
+                          "--stages", "replay,regress", "--workdir", os.path.join(tmp, "w"),
+                          "--json", out], timeout=1200)
+        check(rc == 0, "bench/mutate.py exited %d:\n%s" % (rc, (se or so).strip()[-2000:]))
+        with open(out) as f:
+            res = {r["id"]: r for r in json.load(f)["results"]}
+        k, e, st = res.get(a.killed), res.get(a.equivalent), res.get("selftest-stale")
+        check(k and k["status"] == "killed" and k.get("test"), "%s: want killed by a named test, got %s" % (
+            a.killed, k))
+        check(e and e["status"] == "equivalent", "%s: want equivalent (survived), got %s" % (a.equivalent, e))
+        check(st and st["status"] == "stale" and "occurs 0 times" in st.get("why", ""),
+              "a mutant whose anchor is gone: want stale with the reason, got %s" % st)
+        log("%s killed in %s by %s (%s); %s survived as equivalent; the stale mutant is reported" % (
+            a.killed, k["stage"], k["test"], k["why"][:120], a.equivalent))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 # ----------------------------------------------------------------- stress --
 
 def cmd_stress(a):
@@ -930,6 +1015,8 @@ def cmd_discover(a):
                     rb = ["--target", t, "--variant", vname, "--file", fp, "--exe", std]
                     add("regress.std.%s.%s" % (t, tag), ["regress-std", "--determinism", "100"] + rb,
                         ["regress"], 300)
+                    add("regress.mainline.%s.%s" % (t, tag), ["regress-mainline", "--determinism", "10"] + rb,
+                        ["regress"], 300)
                     add("regress.lf.%s.%s" % (t, tag), ["regress-engine", "--engine", "libfuzzer",
                                                         "--engine-exe", lf] + rb, ["regress"], 300)
                     add("regress.afl.%s.%s" % (t, tag), ["regress-engine", "--engine", "afl",
@@ -1008,7 +1095,7 @@ def main():
     p.add_argument("--count", type=int, default=3000)
     p.add_argument("--seed", type=int, default=1)
     for name, fn in (("regress-std", cmd_regress_std), ("regress-engine", cmd_regress_engine),
-                     ("regress-replayer", cmd_regress_replayer)):
+                     ("regress-replayer", cmd_regress_replayer), ("regress-mainline", cmd_regress_mainline)):
         p = sp(name, fn)
         p.add_argument("--variant", required=True)
         p.add_argument("--file", required=True)
@@ -1057,6 +1144,9 @@ def main():
     p.add_argument("--seconds", type=int, default=10)
     p.add_argument("--extra", default="")
     p.add_argument("--asan", action="store_true")
+    p = sp("mutate-selftest", cmd_mutate_selftest)
+    p.add_argument("--killed", default="clk-r01")
+    p.add_argument("--equivalent", default="clk-r03")
     p = sp("discover", cmd_discover)
     p.add_argument("--out", required=True)
     p.add_argument("--targets", default="")
