@@ -54,14 +54,23 @@ def log(msg):
     print(msg, flush=True)
 
 
+def san_options(*names):
+    """sanitizers/NAME.options as one *SAN_OPTIONS value (later files override)."""
+    opts = []
+    for n in names:
+        with open(os.path.join(SRC, "sanitizers", n + ".options")) as f:
+            opts += [l.split("#", 1)[0].strip() for l in f]
+    return ":".join(o for o in opts if o)
+
+
 def run(cmd, env=None, timeout=600, stdin=subprocess.DEVNULL):
     e = dict(os.environ)
     # a variant or hash request leaking in from the caller's shell would
     # change what every test runs
     for k in ("PVFUZZ_VARIANT", "PVFUZZ_PRINT_HASH"):
         e.pop(k, None)
-    e.setdefault("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0")
-    e.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+    e.setdefault("ASAN_OPTIONS", san_options("asan"))
+    e.setdefault("UBSAN_OPTIONS", san_options("ubsan"))
     if env:
         e.update(env)
     try:
@@ -892,7 +901,7 @@ def cmd_stress(a):
     reg = load_registry(a.lister)
     proto = a.protocol
     extra = a.extra.split() if a.extra else []
-    env = {"TSAN_OPTIONS": "halt_on_error=0:exitcode=66"}
+    env = {"TSAN_OPTIONS": san_options("tsan")}
     if a.case == "clean":
         rc, out, err = run([exe, proto, "--duration", str(a.seconds)] + extra, env=env,
                            timeout=a.seconds * 10 + 120)
