@@ -11,6 +11,10 @@
  *                    fiber simulator (src/sim).  TSCs are virtual per vCPU.
  *   -DPVFUZZ_NATIVE  real C11 atomics/fences, real RDTSC/RDTSCP, real threads
  *                    (stress/), signals or mailboxes for IPIs.
+ *   -DPVFUZZ_GUEST   freestanding guest code inside the /dev/kvm VMM (kvm/):
+ *                    real memory, real barriers, real RDTSC, real MSR and
+ *                    hypercall instructions; no libc, no threads (one task
+ *                    per vCPU, interrupts off), reports by port I/O.
  *
  * Rules for protocol code:
  *   - every access to memory another CPU (or the hypervisor) can touch goes
@@ -28,8 +32,8 @@
 
 #include "pvfuzz/types.h"
 
-#if defined(PVFUZZ_SIM) == defined(PVFUZZ_NATIVE)
-#error "compile protocol code with exactly one of -DPVFUZZ_SIM or -DPVFUZZ_NATIVE"
+#if defined(PVFUZZ_SIM) + defined(PVFUZZ_NATIVE) + defined(PVFUZZ_GUEST) != 1
+#error "compile protocol code with exactly one of -DPVFUZZ_SIM, -DPVFUZZ_NATIVE or -DPVFUZZ_GUEST"
 #endif
 
 /* Where an access comes from: file, line and the accessed expression. */
@@ -145,7 +149,7 @@ u64 pvsim_rmw(struct pv_site *s, volatile void *p, unsigned size, enum pvsim_rmw
 #define pv_fetch_or(p, v) __pv_rmw(p, PVSIM_OR, v, 0)
 #define pv_fetch_and(p, v) __pv_rmw(p, PVSIM_AND, v, 0)
 
-#else
+#elif defined(PVFUZZ_NATIVE)
 /* --------------------------------------------------------------- native -- */
 #include <x86intrin.h>
 
@@ -226,7 +230,95 @@ static inline void pv_native_memcpy(volatile void *dst, const void *src, size_t 
 #define pv_fetch_or(p, v) __atomic_fetch_or((p), (v), __ATOMIC_SEQ_CST)
 #define pv_fetch_and(p, v) __atomic_fetch_and((p), (v), __ATOMIC_SEQ_CST)
 
-#endif /* PVFUZZ_NATIVE */
+#else
+/* ---------------------------------------------------------------- guest -- */
+/*
+ * The guest world (kvm/guest/): the code runs in 64-bit ring 0 of a real
+ * KVM vCPU and reads what the real host writes, so every primitive is the
+ * instruction the kernel itself uses on x86-64.  One task per vCPU and
+ * interrupts stay off, so preemption points are empty.
+ */
+
+/* The kernel's own definitions: a volatile access of the natural width. */
+#define READ_ONCE(x) (*(const volatile __typeof__(x) *)&(x))
+#define WRITE_ONCE(x, v) (*(volatile __typeof__(x) *)&(x) = (v))
+
+#define barrier() __asm__ __volatile__("" ::: "memory")
+/* x86 TSO: load->load and store->store order come for free */
+#define smp_rmb() barrier()
+#define smp_wmb() barrier()
+#define smp_mb() __asm__ __volatile__("mfence" ::: "memory")
+#define virt_rmb() smp_rmb()
+#define virt_wmb() smp_wmb()
+#define virt_mb() smp_mb()
+#define rmb() __asm__ __volatile__("lfence" ::: "memory")
+#define wmb() __asm__ __volatile__("sfence" ::: "memory")
+#define mb() __asm__ __volatile__("mfence" ::: "memory")
+
+static __always_inline u64 pv_guest_rdtsc(bool ordered)
+{
+	u32 lo, hi;
+
+	/* rdtsc_ordered(): LFENCE keeps RDTSC after every earlier load */
+	if (ordered)
+		__asm__ __volatile__("lfence; rdtsc" : "=a"(lo), "=d"(hi) :: "memory");
+	else
+		__asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((u64)hi << 32) | lo;
+}
+#define rdtsc() pv_guest_rdtsc(false)
+#define rdtsc_ordered() pv_guest_rdtsc(true)
+
+/* The per-CPU area's first word is the CPU number (%gs, as the kernel's). */
+static __always_inline int pv_guest_cpu(void)
+{
+	int cpu;
+	__asm__ __volatile__("movl %%gs:0, %0" : "=r"(cpu));
+	return cpu;
+}
+#define smp_processor_id() pv_guest_cpu()
+
+static __always_inline unsigned long pv_guest_irq_save(void)
+{
+	unsigned long flags;
+	__asm__ __volatile__("pushfq; popq %0; cli" : "=r"(flags) :: "memory");
+	return flags;
+}
+static __always_inline void pv_guest_irq_restore(unsigned long flags)
+{
+	__asm__ __volatile__("pushq %0; popfq" :: "r"(flags) : "memory", "cc");
+}
+#define local_irq_save(flags) ((flags) = pv_guest_irq_save())
+#define local_irq_restore(flags) pv_guest_irq_restore(flags)
+/* nothing else runs on a guest vCPU: preemption points are compiler barriers */
+#define preempt_disable() barrier()
+#define preempt_enable() barrier()
+#define cpu_relax() __asm__ __volatile__("pause" ::: "memory")
+#define cond_resched() barrier()
+
+static inline void pv_guest_memcpy(volatile void *dst, const void *src, size_t n)
+{
+	volatile u8 *d = dst;
+	const u8 *s = src;
+	for (size_t i = 0; i < n; i++)
+		d[i] = s[i];
+}
+#define pv_memcpy(dst, src, n) pv_guest_memcpy((dst), (src), (n))
+
+/* locked instructions, as the kernel's xchg/cmpxchg/xadd */
+#define xchg(p, v) __atomic_exchange_n((p), (v), __ATOMIC_SEQ_CST)
+#define cmpxchg(p, o, n)                                                      \
+	({                                                                    \
+		__typeof__(*(p)) __o = (o);                                   \
+		__atomic_compare_exchange_n((p), &__o, (n), false,            \
+					    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); \
+		__o;                                                          \
+	})
+#define pv_fetch_add(p, v) __atomic_fetch_add((p), (v), __ATOMIC_SEQ_CST)
+#define pv_fetch_or(p, v) __atomic_fetch_or((p), (v), __ATOMIC_SEQ_CST)
+#define pv_fetch_and(p, v) __atomic_fetch_and((p), (v), __ATOMIC_SEQ_CST)
+
+#endif /* PVFUZZ_GUEST */
 
 /* ------------------------------------------------ shared, built on top -- */
 
