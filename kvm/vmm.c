@@ -58,11 +58,13 @@ bool vmm_create(struct vmm *vm, int nr_vcpus, char *why, size_t n, bool *skip)
 	pthread_mutex_init(&vm->clock_lock, NULL);
 	pthread_mutex_init(&vm->crash_lock, NULL);
 
-	vm->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	/* PVFUZZ_KVM_DEVICE: another node (tests of the skip path) */
+	const char *dev = getenv("PVFUZZ_KVM_DEVICE") ? getenv("PVFUZZ_KVM_DEVICE") : "/dev/kvm";
+	vm->kvm = open(dev, O_RDWR | O_CLOEXEC);
 	if (vm->kvm < 0) {
 		*skip = errno == ENOENT || errno == EACCES || errno == EPERM || errno == ENXIO ||
 			errno == ENODEV;
-		snprintf(why, n, "/dev/kvm: %s", errno == ENOENT ? "absent (no KVM on this machine)" :
+		snprintf(why, n, "%s: %s", dev, errno == ENOENT ? "absent (no KVM on this machine)" :
 				 errno == EACCES || errno == EPERM ? "not permitted for this user" :
 				 strerror(errno));
 		return false;
