@@ -285,17 +285,19 @@ static int vcpu_ctrl(struct vmm *vm, int v, struct vcpu_req *q)
 
 static int vcpu_tsc_write(struct vmm *vm, int v, struct vcpu_req *q)
 {
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry e;
-	} m = { .hdr.nmsrs = 1, .e.index = MSR_IA32_TSC };
+	/* struct kvm_msrs with one entry */
+	u64 buf[(sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)) / sizeof(u64)] = { 0 };
+	struct kvm_msrs *m = (struct kvm_msrs *)buf;
+	struct kvm_msr_entry *e = &m->entries[0];
 
-	if (ioctl(vm->vcpu[v].fd, KVM_GET_MSRS, &m) != 1)
+	m->nmsrs = 1;
+	e->index = MSR_IA32_TSC;
+	if (ioctl(vm->vcpu[v].fd, KVM_GET_MSRS, m) != 1)
 		return errno ? errno : EIO;
-	q->out[0] = (s64)m.e.data;
-	m.e.data += q->arg;
-	q->out[1] = (s64)m.e.data;
-	if (ioctl(vm->vcpu[v].fd, KVM_SET_MSRS, &m) != 1)
+	q->out[0] = (s64)e->data;
+	e->data += q->arg;
+	q->out[1] = (s64)e->data;
+	if (ioctl(vm->vcpu[v].fd, KVM_SET_MSRS, m) != 1)
 		return errno ? errno : EIO;
 	return 0;
 }

@@ -401,7 +401,7 @@ static bool mkdirs(const char *path)
  */
 static bool write_finding(struct run *r, const char *root, const char *summary, char *out, size_t outn)
 {
-	char dir[4096], tmp[4096], fin[4096], stamp[64];
+	char dir[3072], tmp[4096], fin[4096], stamp[64];
 	struct utsname u;
 	time_t now = time(NULL);
 	struct tm tm;
@@ -409,7 +409,7 @@ static bool write_finding(struct run *r, const char *root, const char *summary, 
 
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
-	snprintf(dir, sizeof(dir), "%s/kvm/%s", root, r->label);
+	snprintf(dir, sizeof(dir), "%.2800s/kvm/%.200s", root, r->label);
 	if (!mkdirs(dir))
 		return false;
 	snprintf(tmp, sizeof(tmp), "%s/.tmp-%d", dir, (int)getpid());
@@ -443,13 +443,13 @@ static bool write_finding(struct run *r, const char *root, const char *summary, 
 	ok = fclose(f) == 0 && ok;
 	if (!ok)
 		return false;
+	const char *oracle = r->vm.sh->finding.hit ? vmm_str(&r->vm, r->vm.sh->finding.oracle) : "guest_fault";
 	for (int k = 0; k < 1000; k++) {
-		snprintf(fin, sizeof(fin), "%s/%s-%s%s%d", dir, stamp,
-			 r->vm.sh->finding.hit ? vmm_str(&r->vm, r->vm.sh->finding.oracle) : "guest_fault",
-			 k ? "-" : "", k ? k : 0);
-		if (k == 0)
-			snprintf(fin, sizeof(fin), "%s/%s-%s", dir, stamp,
-				 r->vm.sh->finding.hit ? vmm_str(&r->vm, r->vm.sh->finding.oracle) : "guest_fault");
+		/* a second finding in the same second gets -1, -2, ... */
+		if (k)
+			snprintf(fin, sizeof(fin), "%s/%s-%.40s-%d", dir, stamp, oracle, k);
+		else
+			snprintf(fin, sizeof(fin), "%s/%s-%.40s", dir, stamp, oracle);
 		if (rename(tmp, fin) == 0) {
 			int dfd = open(dir, O_RDONLY | O_DIRECTORY);
 			if (dfd >= 0) {
@@ -520,7 +520,7 @@ static bool wait_for(_Atomic bool *flag, u64 ns, struct vmm *vm)
 {
 	u64 t0 = vmm_now_ns();
 	while (!atomic_load(flag)) {
-		if (vm->crash.hit || vmm_now_ns() - t0 > ns)
+		if (atomic_load(&vm->crashed) || vmm_now_ns() - t0 > ns)
 			return false;
 		usleep(1000);
 	}
@@ -536,7 +536,7 @@ static bool all_booted(struct vmm *vm, u64 ns)
 			n += __atomic_load_n(&vm->sh->vcpu[v].booted, __ATOMIC_ACQUIRE) ? 1 : 0;
 		if (n == vm->nr_vcpus)
 			return true;
-		if (vm->crash.hit || atomic_load(&vm->finding) || vmm_now_ns() - t0 > ns)
+		if (atomic_load(&vm->crashed) || atomic_load(&vm->finding) || vmm_now_ns() - t0 > ns)
 			return false;
 		usleep(1000);
 	}
@@ -567,7 +567,7 @@ int main(int argc, char **argv)
 	}
 	if (!wait_for(&r.vm.booted, 10000000000ULL, &r.vm)) {
 		fprintf(stderr, "pvfuzz-kvm: the guest did not boot: %s\n",
-			r.vm.crash.hit ? r.vm.crash.what : "no KG_PORT_BOOTED within 10 s");
+			atomic_load(&r.vm.crashed) ? r.vm.crash.what : "no KG_PORT_BOOTED within 10 s");
 		vmm_stop(&r.vm);
 		return EXIT_ERROR;
 	}
@@ -609,7 +609,7 @@ int main(int argc, char **argv)
 		       "(catch-up); lower rates are refused and counted\n");
 	__atomic_store_n(&sh->go, 1, __ATOMIC_SEQ_CST);
 	u64 t0 = vmm_now_ns();
-	if (!all_booted(&r.vm, 10000000000ULL) && !r.vm.crash.hit && !atomic_load(&r.vm.finding)) {
+	if (!all_booted(&r.vm, 10000000000ULL) && !atomic_load(&r.vm.crashed) && !atomic_load(&r.vm.finding)) {
 		fprintf(stderr, "pvfuzz-kvm: not every vCPU enabled kvmclock within 10 s\n");
 		vmm_stop(&r.vm);
 		return EXIT_ERROR;
@@ -620,7 +620,7 @@ int main(int argc, char **argv)
 	size_t off = 0;
 	struct input *played = &r.played;
 	size_t input_len = played->len;
-	while (!got_signal && !atomic_load(&r.vm.finding) && !r.vm.crash.hit && vmm_now_ns() < end) {
+	while (!got_signal && !atomic_load(&r.vm.finding) && !atomic_load(&r.vm.crashed) && vmm_now_ns() < end) {
 		struct kvm_op op;
 		if (r.o.no_ops || (r.o.input && off >= input_len)) {
 			usleep(10000);
@@ -655,7 +655,7 @@ int main(int argc, char **argv)
 	}
 	vmm_stop(&r.vm);
 
-	if (sh->finding.hit || r.vm.crash.hit) {
+	if (sh->finding.hit || atomic_load(&r.vm.crashed)) {
 		char summary[1024], where[4096] = "";
 		const char *tmpdir = getenv("TMPDIR");
 		char fallback[4096];

@@ -264,6 +264,7 @@ static void crash(struct vmm *vm, int v, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(vm->crash.what, sizeof(vm->crash.what), fmt, ap);
 		va_end(ap);
+		atomic_store(&vm->crashed, true);
 	}
 	pthread_mutex_unlock(&vm->crash_lock);
 }

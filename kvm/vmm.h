@@ -68,8 +68,9 @@ struct vmm {
 	_Atomic bool booted;        /* vCPU 0 reported KG_PORT_BOOTED */
 	_Atomic bool finding;       /* the guest reported KG_PORT_FINDING */
 	_Atomic bool quit;          /* vCPU threads leave their loop */
-	struct vmm_crash crash;
+	struct vmm_crash crash;     /* filled once under crash_lock */
 	pthread_mutex_t crash_lock;
+	_Atomic bool crashed;       /* crash is filled in */
 };
 
 /*

@@ -637,7 +637,14 @@ def cmd_kvm(a):
         want = expect_of(reg[a.variant])
         check(want, "%s is registered as safe: nothing to catch" % a.variant)
         args += ["--readers", a.variant, "--no-ops"]
-        rc, out, err = kvm_run(exe, args, a.seconds * 4 + 60)
+        env = None
+        if a.unwritable_findings:
+            # a findings directory that cannot exist: the finding must land in $TMPDIR
+            args[args.index("--findings") + 1] = "/proc/pvfuzz-unwritable"
+            env = {"TMPDIR": d}
+        rc, out, err = run([exe] + args, env=env, timeout=a.seconds * 4 + 60)
+        if rc == SKIP:
+            skip((out.strip() or err.strip()).splitlines()[-1])
         check(rc == 1, "%s on the real KVM exited %d within %d s (want 1, a finding):\n%s" % (
             a.variant, rc, a.seconds, (err + out)[-2000:]))
         m = SUMMARY_RE.search(err)
@@ -854,6 +861,7 @@ def main():
     p.add_argument("--asan", action="store_true")
     p = sp("kvm", cmd_kvm)
     p.add_argument("--case", required=True, choices=["clean", "caught", "cli"])
+    p.add_argument("--unwritable-findings", action="store_true")
     p.add_argument("--variant", default="")
     p.add_argument("--seconds", type=int, default=10)
     p.add_argument("--seed", type=int, default=1)
