@@ -39,6 +39,12 @@ const char *kvm_op_name(enum kvm_host_op_kind k)
 	return k < KVM_OP_NR ? op_names[k] : "?";
 }
 
+void kvm_op_describe(const struct kvm_op *op, char *buf, size_t n)
+{
+	snprintf(buf, n, "%-15s vcpu=%d wait=%uus arg=%" PRId64, kvm_op_name(op->kind), op->vcpu, op->wait_us,
+		 (s64)op->arg);
+}
+
 /* ------------------------------------------------------------ encoding -- */
 
 static u64 le(const u8 *p, int n)

@@ -53,6 +53,8 @@ bool kvm_op_decode(const u8 *buf, size_t n, size_t *off, int nr_vcpus, struct kv
 /* The record that decodes to op (for the input a random run saves). */
 void kvm_op_encode(const struct kvm_op *op, u8 rec[KVM_OP_RECORD]);
 const char *kvm_op_name(enum kvm_host_op_kind k);
+/* "tsc_write vcpu=1 wait=0us arg=-5000": an operation as decoded */
+void kvm_op_describe(const struct kvm_op *op, char *buf, size_t n);
 
 /* A seeded generator of operations for long random runs. */
 /* enabled: bit per kind (0: all); the kinds outside it are never drawn */

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -46,6 +47,7 @@ struct opts {
 	u32 bracket_every;
 	u32 free_every;
 	bool list;
+	const char *decode;   /* --decode FILE: print its operations, no VM */
 	u32 ops_mask;         /* --ops (0: all) */
 	const char *ops;
 };
@@ -78,7 +80,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: pvfuzz-kvm [--duration S] [--vcpus N] [--readers NAME[,NAME...]] [--seed N]\n"
 		"                  [--input FILE] [--no-ops] [--ops LIST] [--bracket-every N] [--free-every N]\n"
-		"                  [--findings DIR] [--list]\n"
+		"                  [--findings DIR] [--list] [--decode FILE]\n"
 		"  --duration S       run time in seconds (default 10; 0 < S <= 86400)\n"
 		"  --vcpus N          vCPU threads, 2-%d (default 2)\n"
 		"  --readers LIST     guest readers, cycled per read (default pvclock_kernel,pvclock_vdso);\n"
@@ -94,6 +96,7 @@ static void usage(FILE *f)
 		"  --findings DIR     where findings go (default ./findings; a finding is\n"
 		"                     DIR/kvm/<readers>/<id>/{report.txt,input})\n"
 		"  --list             the guest image's variants and whether they run here\n"
+		"  --decode FILE      print the operations FILE decodes to (for --vcpus N); no VM\n"
 		"exit status: 0 clean, 1 finding, 2 bad usage, 3 VMM error, 77 skipped\n",
 		KG_MAX_VCPUS);
 }
@@ -159,6 +162,11 @@ static void parse(int argc, char **argv, struct opts *o)
 					    "kvmclock_ctrl tsc_write tsc_khz pause migrate relocate)", bad);
 			o->ops = val;
 			i++;
+		} else if (!strcmp(a, "--decode")) {
+			if (!val || !*val)
+				usage_error("--decode needs a file");
+			o->decode = val;
+			i++;
 		} else if (!strcmp(a, "--findings")) {
 			if (!val || !*val)
 				usage_error("--findings needs a directory");
@@ -193,7 +201,7 @@ static bool input_load(struct input *in, const char *path, char *why, size_t n)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f) {
-		snprintf(why, n, "--input %s: %s", path, strerror(errno));
+		snprintf(why, n, "%s: %s", path, strerror(errno));
 		return false;
 	}
 	in->cap = 1 << 16;
@@ -209,7 +217,7 @@ static bool input_load(struct input *in, const char *path, char *why, size_t n)
 	bool err = ferror(f);
 	fclose(f);
 	if (!in->buf || err) {
-		snprintf(why, n, "--input %s: read error", path);
+		snprintf(why, n, "%s: read error", path);
 		return false;
 	}
 	return true;
@@ -320,8 +328,8 @@ static void summary_line(struct run *r, char *buf, size_t n)
 			l += (size_t)snprintf(buf + l, n - l, " %s=%" PRIu64, vmm_str(&r->vm, f->value_name[i]),
 					      f->value[i]);
 	} else {
-		snprintf(buf, n, "SUMMARY: pvfuzz: guest_fault variant=%s world=kvm vcpu=%d %s", r->label,
-			 r->vm.crash.vcpu, r->vm.crash.what);
+		snprintf(buf, n, "SUMMARY: pvfuzz: %s variant=%s world=kvm vcpu=%d %s", r->vm.crash.oracle,
+			 r->label, r->vm.crash.vcpu, r->vm.crash.what);
 	}
 }
 
@@ -443,7 +451,7 @@ static bool write_finding(struct run *r, const char *root, const char *summary, 
 	ok = fclose(f) == 0 && ok;
 	if (!ok)
 		return false;
-	const char *oracle = r->vm.sh->finding.hit ? vmm_str(&r->vm, r->vm.sh->finding.oracle) : "guest_fault";
+	const char *oracle = r->vm.sh->finding.hit ? vmm_str(&r->vm, r->vm.sh->finding.oracle) : r->vm.crash.oracle;
 	for (int k = 0; k < 1000; k++) {
 		/* a second finding in the same second gets -1, -2, ... */
 		if (k)
@@ -516,6 +524,63 @@ static u64 seed_from_clock(void)
 	return ((u64)ts.tv_sec * 1000000007ULL) ^ (u64)ts.tv_nsec ^ ((u64)getpid() << 32);
 }
 
+/* ---- liveness (CO7 for the real host): the VMM watches the guest's read counts ---- */
+
+#define LIVENESS_NS 5000000000ULL
+
+static int vcpu_get_rip(struct vmm *vm, int v, struct vcpu_req *q)
+{
+	struct kvm_regs regs;
+	if (ioctl(vm->vcpu[v].fd, KVM_GET_REGS, &regs))
+		return errno;
+	q->out[0] = (s64)regs.rip;
+	return 0;
+}
+
+/* The version of vCPU v's record, as the VMM sees it in guest RAM. */
+static u32 record_version(struct vmm *vm, int v)
+{
+	const u32 *ver = vmm_gpa(vm, __atomic_load_n(&vm->sh->pvti_gpa[v], __ATOMIC_RELAXED));
+	return ver ? __atomic_load_n(ver, __ATOMIC_RELAXED) : 0;
+}
+
+/*
+ * A vCPU that completed no read for `stall` ns although its thread keeps
+ * entering the guest: stuck in a reader's retry loop (CLK-25's shape: every
+ * exit inside the version window republishes the record) or spinning.
+ */
+static void report_stall(struct run *r, int v, u64 stall, u64 reads)
+{
+	struct vcpu_req q = { .fn = vcpu_get_rip };
+	u32 v0 = record_version(&r->vm, v), v1;
+	usleep(100000);
+	v1 = record_version(&r->vm, v);
+	bool rip = vmm_vcpu_call(&r->vm, v, &q) && !q.err;
+	vmm_report(&r->vm, v, "liveness",
+		   "vCPU %d completed no read for %.1f s (%" PRIu64 " reads before): guest rip %#" PRIx64
+		   "%s, its record's version moved %u in 100 ms (%u -> %u)",
+		   v, stall / 1e9, reads, rip ? (u64)q.out[0] : 0, rip ? "" : " (unknown)", v1 - v0, v0, v1);
+}
+
+struct watch {
+	u64 reads[KG_MAX_VCPUS];
+	u64 since[KG_MAX_VCPUS];
+};
+
+static void watch_liveness(struct run *r, struct watch *w, u64 now)
+{
+	for (int v = 0; v < r->vm.nr_vcpus; v++) {
+		u64 n = __atomic_load_n(&r->vm.sh->vcpu[v].reads, __ATOMIC_RELAXED);
+		if (n != w->reads[v] || atomic_load(&r->vm.vcpu[v].done)) {
+			w->reads[v] = n;
+			w->since[v] = now;
+		} else if (now - w->since[v] > LIVENESS_NS) {
+			report_stall(r, v, now - w->since[v], n);
+			return;
+		}
+	}
+}
+
 static bool wait_for(_Atomic bool *flag, u64 ns, struct vmm *vm)
 {
 	u64 t0 = vmm_now_ns();
@@ -552,6 +617,19 @@ int main(int argc, char **argv)
 	parse(argc, argv, &r.o);
 	if (!r.o.seed_given)
 		r.o.seed = seed_from_clock();
+	if (r.o.decode) {
+		struct input in = { 0 };
+		struct kvm_op op;
+		char line[160];
+		size_t off = 0;
+		if (!input_load(&in, r.o.decode, why, sizeof(why)))
+			usage_error("%s", why);
+		while (kvm_op_decode(in.buf, in.len, &off, r.o.vcpus, &op)) {
+			kvm_op_describe(&op, line, sizeof(line));
+			printf("%s\n", line);
+		}
+		return 0;
+	}
 	if (r.o.input && !input_load(&r.played, r.o.input, why, sizeof(why)))
 		usage_error("%s", why);
 
@@ -618,6 +696,9 @@ int main(int argc, char **argv)
 	/* the host loop: one operation after another until time, a finding or a signal */
 	u64 rs = r.o.seed ? r.o.seed : 1, end = t0 + (u64)(r.o.duration * 1e9), next_status = t0 + 10000000000ULL;
 	size_t off = 0;
+	struct watch w = { 0 };
+	for (int v = 0; v < r.vm.nr_vcpus; v++)
+		w.since[v] = t0;
 	struct input *played = &r.played;
 	size_t input_len = played->len;
 	while (!got_signal && !atomic_load(&r.vm.finding) && !atomic_load(&r.vm.crashed) && vmm_now_ns() < end) {
@@ -632,6 +713,7 @@ int main(int argc, char **argv)
 			input_append(played, &op);
 			kvm_host_do(&r.host, &op);
 		}
+		watch_liveness(&r, &w, vmm_now_ns());
 		if (vmm_now_ns() > next_status) {
 			u64 reads = 0;
 			for (int v = 0; v < r.vm.nr_vcpus; v++)
@@ -641,6 +723,10 @@ int main(int argc, char **argv)
 			next_status += 10000000000ULL;
 		}
 	}
+	/* a run shorter than the watchdog: a vCPU that never read is still a finding */
+	for (int v = 0; v < r.vm.nr_vcpus && !got_signal && !atomic_load(&r.vm.finding); v++)
+		if (!__atomic_load_n(&sh->vcpu[v].reads, __ATOMIC_RELAXED) && vmm_now_ns() - t0 > 1000000000ULL)
+			report_stall(&r, v, vmm_now_ns() - t0, 0);
 	if (r.o.input && off < input_len)
 		played->len = off; /* a finding's input: what was actually played */
 	r.elapsed = (vmm_now_ns() - t0) / 1e9;

@@ -253,20 +253,34 @@ bool vmm_get_clock(struct vmm *vm, struct kvm_clock_data *d)
 	return ioctl(vm->fd, KVM_GET_CLOCK, d) == 0;
 }
 
-static void crash(struct vmm *vm, int v, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void crash(struct vmm *vm, int v, const char *fmt, ...)
+static void vmm_vreport(struct vmm *vm, int v, const char *oracle, const char *fmt, va_list ap)
 {
-	va_list ap;
 	pthread_mutex_lock(&vm->crash_lock);
 	if (!vm->crash.hit) {
 		vm->crash.hit = true;
 		vm->crash.vcpu = v;
-		va_start(ap, fmt);
+		snprintf(vm->crash.oracle, sizeof(vm->crash.oracle), "%s", oracle);
 		vsnprintf(vm->crash.what, sizeof(vm->crash.what), fmt, ap);
-		va_end(ap);
 		atomic_store(&vm->crashed, true);
 	}
 	pthread_mutex_unlock(&vm->crash_lock);
+}
+
+void vmm_report(struct vmm *vm, int v, const char *oracle, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmm_vreport(vm, v, oracle, fmt, ap);
+	va_end(ap);
+}
+
+static void crash(struct vmm *vm, int v, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void crash(struct vmm *vm, int v, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmm_vreport(vm, v, "guest_fault", fmt, ap);
+	va_end(ap);
 }
 
 /* The guest's bracket: KVM_GET_CLOCK under clock_lock, with the set window's seq. */

@@ -47,11 +47,15 @@ struct vcpu {
 	_Atomic int host_cpu; /* last affinity set by a migration, -1 none */
 };
 
-/* The guest died in a way no oracle describes (exception, triple fault). */
+/*
+ * What the VMM itself saw go wrong: the guest died (guest_fault: an
+ * exception, a triple fault) or stopped making progress (liveness).
+ */
 struct vmm_crash {
 	bool hit;
 	int vcpu;
-	char what[200];
+	char oracle[32];
+	char what[240];
 };
 
 struct vmm {
@@ -89,6 +93,10 @@ void vmm_destroy(struct vmm *vm);
 
 /* Run r->fn on vCPU v's thread and wait for it (false: it did not answer). */
 bool vmm_vcpu_call(struct vmm *vm, int v, struct vcpu_req *r);
+
+/* Record a VMM-side finding (the first one wins). */
+void vmm_report(struct vmm *vm, int v, const char *oracle, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /* KVM_GET_CLOCK; false with errno on failure. */
 bool vmm_get_clock(struct vmm *vm, struct kvm_clock_data *d);
