@@ -100,7 +100,7 @@ struct kg_vcpu {
 	u64 exc_vector, exc_rip, exc_error;
 	u64 ctrl_acked;      /* ctrl_count when GUEST_STOPPED was last consumed */
 	u32 booted;
-	u32 pad;
+	u32 stopped_by_guest; /* the guest's own memory had GUEST_STOPPED set (reuse) */
 } __attribute__((aligned(64)));
 
 /* ---- the first finding (guest -> VMM) ---- */
@@ -145,6 +145,7 @@ struct kg_shared {
 	/* relocation: the VMM bumps relocate_gen; every vCPU moves its record */
 	u64 relocate_gen;
 	u64 relocate_hold;   /* TSC cycles the records stay disabled */
+	u64 relocate_fill;   /* nonzero: the new records' memory held this pattern (reuse) */
 
 	/* ---- guest -> VMM ---- */
 	u32 nr_variants;

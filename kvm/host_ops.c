@@ -31,12 +31,21 @@
 
 static const char *const op_names[KVM_OP_NR] = {
 	"nop", "get_clock", "set_clock", "set_clock_stale", "kvmclock_ctrl",
-	"tsc_write", "tsc_khz", "pause", "migrate", "relocate",
+	"tsc_write", "tsc_khz", "pause", "migrate", "relocate", "set_clock_absolute",
+	"save_restore",
 };
 
 const char *kvm_op_name(enum kvm_host_op_kind k)
 {
 	return k < KVM_OP_NR ? op_names[k] : "?";
+}
+
+void kvm_op_names(char *buf, size_t n)
+{
+	size_t l = 0;
+	buf[0] = 0;
+	for (int k = 0; k < KVM_OP_NR && l < n; k++)
+		l += (size_t)snprintf(buf + l, n - l, "%s%s", k ? " " : "", op_names[k]);
 }
 
 void kvm_op_describe(const struct kvm_op *op, char *buf, size_t n)
@@ -114,7 +123,7 @@ static u64 rand_step(u64 *s, u64 small, u64 big)
 void kvm_op_random(u64 *s, int nr_vcpus, u32 enabled, struct kvm_op *op)
 {
 	/* weights: the cheap perturbations often, the disruptive ones sometimes */
-	static const u8 weight[KVM_OP_NR] = { 2, 8, 12, 6, 12, 5, 3, 12, 20, 3 };
+	static const u8 weight[KVM_OP_NR] = { 2, 8, 12, 6, 12, 5, 3, 12, 20, 3, 2, 4 };
 	u32 total = 0, pick;
 	u64 r = xorshift(s);
 
@@ -142,6 +151,9 @@ void kvm_op_random(u64 *s, int nr_vcpus, u32 enabled, struct kvm_op *op)
 		break;
 	case KVM_OP_TSC_WRITE:
 		op->arg = rand_step(s, 2000000, 20000000000ULL);
+		break;
+	case KVM_OP_SET_CLOCK_ABSOLUTE: /* 0 a quarter of the time, else anywhere */
+		op->arg = r & 3 ? xorshift(s) : 0;
 		break;
 	default:
 		op->arg = xorshift(s);
@@ -217,14 +229,59 @@ static u64 set_allowance(u64 get_clock, u64 elapsed_ns, u64 target, bool realtim
 	return (back > fwd ? back : fwd) + 2000;
 }
 
-static void do_set_clock(struct kvm_host *h, const struct kvm_op *op, struct kvm_op_result *r)
+/*
+ * The set window (kg_shared's comment): open with clock_lock held and the
+ * allowance of the set about to happen, close after every vCPU left guest
+ * mode twice since it opened.
+ */
+struct set_window {
+	u64 exits[KG_MAX_VCPUS];
+};
+
+static void window_open(struct kvm_host *h, u64 allow, struct set_window *w)
+{
+	struct vmm *vm = h->vm;
+	__atomic_store_n(&vm->sh->cur_allow, allow, __ATOMIC_RELAXED);
+	__atomic_store_n(&vm->sh->set_seq, vm->sh->set_seq + 1, __ATOMIC_SEQ_CST);
+	for (int v = 0; v < vm->nr_vcpus; v++)
+		w->exits[v] = atomic_load(&vm->vcpu[v].exits);
+}
+
+/* the allowance from what the set really took (still inside the window) */
+static void window_final(struct kvm_host *h, u64 allow)
+{
+	__atomic_store_n(&h->vm->sh->cur_allow, allow, __ATOMIC_SEQ_CST);
+}
+
+static void window_close(struct kvm_host *h, u64 allow, struct set_window *w)
 {
 	struct vmm *vm = h->vm;
 	struct kg_shared *sh = vm->sh;
+	u64 t0 = vmm_now_ns();
+
+	while (!settled(vm, w->exits) && vmm_now_ns() - t0 < SETTLE_TIMEOUT_NS)
+		usleep(50);
+	if (!settled(vm, w->exits))
+		h->settle_timeouts++;
+	pthread_mutex_lock(&vm->clock_lock);
+	/*
+	 * Wrapping on purpose: the guest only subtracts two readings of the
+	 * total, which is exact modulo 2^64 (one set allows less than 2^63).
+	 */
+	__atomic_store_n(&sh->allow_total, sh->allow_total + allow, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&sh->set_seq, sh->set_seq + 1, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&vm->clock_lock);
+}
+
+static void do_set_clock(struct kvm_host *h, const struct kvm_op *op, struct kvm_op_result *r)
+{
+	struct vmm *vm = h->vm;
 	struct kvm_clock_data g, d;
-	s64 delta = (s64)op->arg % 100000000000LL; /* within +-100 s */
 	bool stale = op->kind == KVM_OP_SET_CLOCK_STALE;
-	u64 before[KG_MAX_VCPUS], t_get, t_done, target, allow;
+	bool absolute = op->kind == KVM_OP_SET_CLOCK_ABSOLUTE;
+	s64 delta = absolute ? 0 : (s64)op->arg % 100000000000LL; /* within +-100 s */
+	u64 t_get, t_done, target, allow;
+	struct set_window w;
 	bool realtime;
 
 	if (stale && !h->have_last_get) {
@@ -238,10 +295,14 @@ static void do_set_clock(struct kvm_host *h, const struct kvm_op *op, struct kvm
 		return;
 	}
 	t_get = vmm_now_ns();
-	realtime = !stale && (g.flags & KVM_CLOCK_REALTIME) &&
+	realtime = !stale && !absolute && (g.flags & KVM_CLOCK_REALTIME) &&
 		   (vm->adjust_clock_flags & KVM_CLOCK_REALTIME);
-	u64 base = stale ? h->last_get.clock : g.clock;
-	target = delta < 0 && (u64)-delta > base ? 0 : base + (u64)delta;
+	if (absolute) {
+		target = op->arg & ((1ULL << 62) - 1); /* far, but no reader's u64 wraps */
+	} else {
+		u64 base = stale ? h->last_get.clock : g.clock;
+		target = delta < 0 && (u64)-delta > base ? 0 : base + (u64)delta;
+	}
 	memset(&d, 0, sizeof(d));
 	d.clock = target;
 	if (realtime) {
@@ -250,31 +311,20 @@ static void do_set_clock(struct kvm_host *h, const struct kvm_op *op, struct kvm
 	}
 	/* open the window with a generous guess, before KVM can apply the set */
 	allow = set_allowance(g.clock, SET_WINDOW_GUESS_NS, target, realtime, delta);
-	__atomic_store_n(&sh->cur_allow, allow, __ATOMIC_RELAXED);
-	__atomic_store_n(&sh->set_seq, sh->set_seq + 1, __ATOMIC_SEQ_CST);
-	for (int v = 0; v < vm->nr_vcpus; v++)
-		before[v] = atomic_load(&vm->vcpu[v].exits);
+	window_open(h, allow, &w);
 	int rc = ioctl(vm->fd, KVM_SET_CLOCK, &d);
 	r->err = rc ? errno : 0;
 	t_done = vmm_now_ns();
 	/* the real bound, from how long it took */
 	allow = rc ? 0 : set_allowance(g.clock, t_done - t_get, target, realtime, delta);
-	__atomic_store_n(&sh->cur_allow, allow, __ATOMIC_SEQ_CST);
+	window_final(h, allow);
 	pthread_mutex_unlock(&vm->clock_lock);
-
-	while (!settled(vm, before) && vmm_now_ns() - t_done < SETTLE_TIMEOUT_NS)
-		usleep(50);
-	if (!settled(vm, before))
-		h->settle_timeouts++;
-	pthread_mutex_lock(&vm->clock_lock);
-	__atomic_store_n(&sh->allow_total, sh->allow_total + allow, __ATOMIC_SEQ_CST);
-	__atomic_store_n(&sh->set_seq, sh->set_seq + 1, __ATOMIC_SEQ_CST);
-	pthread_mutex_unlock(&vm->clock_lock);
+	window_close(h, allow, &w);
 
 	r->v[0] = (s64)g.clock;
 	r->v[1] = (s64)target;
 	r->v[2] = (s64)allow;
-	r->op.arg = (u64)delta;
+	r->op.arg = absolute ? op->arg : (u64)delta;
 	r->realtime = realtime;
 	h->last_get = g;
 	h->have_last_get = true;
@@ -289,23 +339,31 @@ static int vcpu_ctrl(struct vmm *vm, int v, struct vcpu_req *q)
 	return ioctl(vm->vcpu[v].fd, KVM_KVMCLOCK_CTRL, 0) ? errno : 0;
 }
 
-static int vcpu_tsc_write(struct vmm *vm, int v, struct vcpu_req *q)
+/* MSR_IA32_TSC through KVM_GET/SET_MSRS (host-initiated: KVM's TSC sync logic) */
+static int tsc_msr(struct vmm *vm, int v, bool set, u64 *val)
 {
-	/* struct kvm_msrs with one entry */
 	u64 buf[(sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)) / sizeof(u64)] = { 0 };
 	struct kvm_msrs *m = (struct kvm_msrs *)buf;
-	struct kvm_msr_entry *e = &m->entries[0];
 
 	m->nmsrs = 1;
-	e->index = MSR_IA32_TSC;
-	if (ioctl(vm->vcpu[v].fd, KVM_GET_MSRS, m) != 1)
+	m->entries[0].index = MSR_IA32_TSC;
+	m->entries[0].data = *val;
+	if (ioctl(vm->vcpu[v].fd, set ? KVM_SET_MSRS : KVM_GET_MSRS, m) != 1)
 		return errno ? errno : EIO;
-	q->out[0] = (s64)e->data;
-	e->data += q->arg;
-	q->out[1] = (s64)e->data;
-	if (ioctl(vm->vcpu[v].fd, KVM_SET_MSRS, m) != 1)
-		return errno ? errno : EIO;
+	*val = m->entries[0].data;
 	return 0;
+}
+
+static int vcpu_tsc_write(struct vmm *vm, int v, struct vcpu_req *q)
+{
+	u64 tsc = 0;
+	int e = tsc_msr(vm, v, false, &tsc);
+	if (e)
+		return e;
+	q->out[0] = (s64)tsc;
+	tsc += q->arg;
+	q->out[1] = (s64)tsc;
+	return tsc_msr(vm, v, true, &tsc);
 }
 
 static int vcpu_tsc_khz(struct vmm *vm, int v, struct vcpu_req *q)
@@ -346,6 +404,106 @@ static void on_vcpu(struct kvm_host *h, const struct kvm_op *op, struct kvm_op_r
 	memcpy(r->v, q.out, sizeof(r->v));
 }
 
+static int vcpu_read_tsc(struct vmm *vm, int v, struct vcpu_req *q)
+{
+	u64 tsc = 0;
+	int e = tsc_msr(vm, v, false, &tsc);
+	q->out[0] = (s64)tsc;
+	return e;
+}
+
+static int vcpu_write_tsc(struct vmm *vm, int v, struct vcpu_req *q)
+{
+	u64 tsc = q->arg;
+	return tsc_msr(vm, v, true, &tsc);
+}
+
+/*
+ * What QEMU does around "stop" and "cont", and around a migration to the
+ * same host: with every vCPU stopped, save the clock (and the TSCs), wait,
+ * restore the clock - with KVM_CLOCK_REALTIME it advances by the blackout,
+ * without it the guest's clock steps back by the blackout, which is
+ * intended - write the TSCs back, tell KVM every vCPU was paused
+ * (KVMCLOCK_CTRL: the guest's watchdogs must not fire), resume.
+ */
+static void do_save_restore(struct kvm_host *h, const struct kvm_op *op, struct kvm_op_result *r)
+{
+	struct vmm *vm = h->vm;
+	struct kvm_clock_data saved, g, d;
+	u64 tsc[KG_MAX_VCPUS] = { 0 }, blackout_us = op->arg % 200000, t_save, t_get, t_done, allow;
+	bool want_realtime = op->arg >> 32 & 1, restore_tsc = op->arg >> 33 & 1, realtime;
+	struct set_window w;
+	int rc;
+
+	r->v[0] = (s64)blackout_us;
+	if (!vm->adjust_clock_flags) {
+		r->err = -1;
+		return;
+	}
+	if (!vmm_hold_all(vm)) {
+		r->err = ETIMEDOUT;
+		return;
+	}
+	pthread_mutex_lock(&vm->clock_lock);
+	bool ok = vmm_get_clock(vm, &saved);
+	pthread_mutex_unlock(&vm->clock_lock);
+	t_save = vmm_now_ns();
+	for (int v = 0; v < vm->nr_vcpus && ok && restore_tsc; v++) {
+		struct vcpu_req q = { .fn = vcpu_read_tsc };
+		ok = vmm_vcpu_call(vm, v, &q) && !q.err;
+		tsc[v] = (u64)q.out[0];
+	}
+	if (!ok) {
+		r->err = errno ? errno : EIO;
+		vmm_release_all(vm);
+		return;
+	}
+	struct timespec ts = { (time_t)(blackout_us / 1000000), (long)(blackout_us % 1000000) * 1000 };
+	nanosleep(&ts, NULL);
+
+	pthread_mutex_lock(&vm->clock_lock);
+	ok = vmm_get_clock(vm, &g); /* where the clock is now: the step is measured from it */
+	t_get = vmm_now_ns();
+	realtime = want_realtime && (saved.flags & KVM_CLOCK_REALTIME) &&
+		   (vm->adjust_clock_flags & KVM_CLOCK_REALTIME);
+	memset(&d, 0, sizeof(d));
+	d.clock = saved.clock;
+	if (realtime) {
+		d.flags = KVM_CLOCK_REALTIME;
+		d.realtime = saved.realtime;
+	}
+	/*
+	 * With REALTIME the clock continues (step about 0, plus 0.1% of the
+	 * blackout for realtime's rate); without it, back to the saved value.
+	 */
+	u64 blackout_ns = t_get - t_save;
+	allow = realtime ? set_allowance(g.clock, SET_WINDOW_GUESS_NS + blackout_ns, g.clock, true, 0)
+			 : set_allowance(g.clock, SET_WINDOW_GUESS_NS, saved.clock, false, 0);
+	window_open(h, allow, &w);
+	rc = ok ? ioctl(vm->fd, KVM_SET_CLOCK, &d) : -1;
+	r->err = rc ? (errno ? errno : EIO) : 0;
+	t_done = vmm_now_ns();
+	allow = rc ? 0 : realtime ? set_allowance(g.clock, t_done - t_get + blackout_ns, g.clock, true, 0)
+				  : set_allowance(g.clock, t_done - t_get, saved.clock, false, 0);
+	window_final(h, allow);
+	pthread_mutex_unlock(&vm->clock_lock);
+
+	for (int v = 0; v < vm->nr_vcpus && restore_tsc; v++) {
+		struct vcpu_req q = { .fn = vcpu_write_tsc, .arg = tsc[v] };
+		vmm_vcpu_call(vm, v, &q);
+	}
+	for (int v = 0; v < vm->nr_vcpus && vm->have_kvmclock_ctrl; v++) {
+		struct vcpu_req q = { .fn = vcpu_ctrl };
+		vmm_vcpu_call(vm, v, &q);
+	}
+	vmm_release_all(vm);
+	window_close(h, allow, &w);
+	r->v[1] = realtime | (restore_tsc ? 2 : 0);
+	r->v[2] = (s64)allow;
+	h->last_get = saved;
+	h->have_last_get = true;
+}
+
 static void do_migrate(struct kvm_host *h, const struct kvm_op *op, struct kvm_op_result *r)
 {
 	struct vcpu *c = &h->vm->vcpu[op->vcpu];
@@ -371,12 +529,15 @@ static void do_relocate(struct kvm_host *h, const struct kvm_op *op, struct kvm_
 		return;
 	}
 	u64 us = op->arg % 5000;
+	/* bit 32: the guest reuses the new record's memory first (kexec) */
+	__atomic_store_n(&sh->relocate_fill, op->arg >> 32 & 1 ? (op->arg | 1) : 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&sh->relocate_hold, us * (h->vm->tsc_khz ? h->vm->tsc_khz : 1000000) / 1000,
 			 __ATOMIC_RELAXED);
 	__atomic_store_n(&sh->relocate_gen, gen + 1, __ATOMIC_SEQ_CST);
 	r->v[0] = (s64)us;
 	r->v[1] = (s64)(gen + 1);
 }
+
 
 void kvm_host_do(struct kvm_host *h, const struct kvm_op *op)
 {
@@ -435,6 +596,15 @@ void kvm_host_do(struct kvm_host *h, const struct kvm_op *op)
 	case KVM_OP_RELOCATE:
 		do_relocate(h, op, r);
 		break;
+	case KVM_OP_SET_CLOCK_ABSOLUTE:
+		if (!vm->adjust_clock_flags)
+			r->err = -1;
+		else
+			do_set_clock(h, op, r);
+		break;
+	case KVM_OP_SAVE_RESTORE:
+		do_save_restore(h, op, r);
+		break;
 	case KVM_OP_NR:
 		break;
 	}
@@ -462,6 +632,12 @@ void kvm_op_format(const struct kvm_op_result *r, char *buf, size_t n)
 		snprintf(buf, n, "t=%.6f get_clock -> %s clock=%" PRId64 " flags=%#" PRIx64,
 			 r->t_ns / 1e9, res, r->v[0], r->v[1]);
 		break;
+	case KVM_OP_SAVE_RESTORE:
+		snprintf(buf, n, "t=%.6f save_restore blackout=%" PRId64 "us%s%s -> %s allowed_back=%" PRId64 "ns",
+			 r->t_ns / 1e9, r->v[0], r->v[1] & 1 ? " KVM_CLOCK_REALTIME" : "",
+			 r->v[1] & 2 ? " +TSCs" : "", res, r->v[2]);
+		break;
+	case KVM_OP_SET_CLOCK_ABSOLUTE:
 	case KVM_OP_SET_CLOCK:
 	case KVM_OP_SET_CLOCK_STALE:
 		snprintf(buf, n, "t=%.6f %s%s delta=%" PRId64 "ns -> %s clock_before=%" PRId64
@@ -486,8 +662,8 @@ void kvm_op_format(const struct kvm_op_result *r, char *buf, size_t n)
 			 op->vcpu, r->v[0], res);
 		break;
 	case KVM_OP_RELOCATE:
-		snprintf(buf, n, "t=%.6f relocate hold=%" PRId64 "us gen=%" PRId64 " -> %s", r->t_ns / 1e9,
-			 r->v[0], r->v[1], res);
+		snprintf(buf, n, "t=%.6f relocate hold=%" PRId64 "us gen=%" PRId64 "%s -> %s", r->t_ns / 1e9,
+			 r->v[0], r->v[1], op->arg >> 32 & 1 ? " into reused memory" : "", res);
 		break;
 	default:
 		snprintf(buf, n, "t=%.6f %s vcpu=%d -> %s", r->t_ns / 1e9, kvm_op_name(op->kind), op->vcpu,

@@ -34,7 +34,16 @@ enum kvm_host_op_kind {
 				  bit 32 of arg: KVM_KVMCLOCK_CTRL before resuming */
 	KVM_OP_MIGRATE,        /* pin vcpu's thread to host CPU arg % (usable CPUs) */
 	KVM_OP_RELOCATE,       /* guest disables kvmclock, waits arg % 5000 us, re-enables
-				  the records at the other bank (the guest's MSR writes) */
+				  the records at the other bank (the guest's MSR writes);
+				  bit 32: the guest first reuses that memory (fills it with
+				  arg's bytes), as after kexec */
+	KVM_OP_SET_CLOCK_ABSOLUTE, /* KVM_SET_CLOCK to arg % 2^62 ns (0, far behind, far ahead) */
+	KVM_OP_SAVE_RESTORE,   /* a VMM's stop/cont or local live migration: every vCPU
+				  stopped, KVM_GET_CLOCK, a blackout of arg % 200000 us,
+				  KVM_SET_CLOCK of the saved clock (bit 32: with
+				  KVM_CLOCK_REALTIME, so it advances by the blackout),
+				  bit 33: the saved TSCs written back, KVM_KVMCLOCK_CTRL
+				  on every vCPU, resume */
 	KVM_OP_NR
 };
 
@@ -53,6 +62,8 @@ bool kvm_op_decode(const u8 *buf, size_t n, size_t *off, int nr_vcpus, struct kv
 /* The record that decodes to op (for the input a random run saves). */
 void kvm_op_encode(const struct kvm_op *op, u8 rec[KVM_OP_RECORD]);
 const char *kvm_op_name(enum kvm_host_op_kind k);
+/* every operation's name, space-separated (usage text) */
+void kvm_op_names(char *buf, size_t n);
 /* "tsc_write vcpu=1 wait=0us arg=-5000": an operation as decoded */
 void kvm_op_describe(const struct kvm_op *op, char *buf, size_t n);
 

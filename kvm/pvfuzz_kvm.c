@@ -77,6 +77,8 @@ static void __attribute__((noreturn)) skip(const char *why)
 
 static void usage(FILE *f)
 {
+	char names[256];
+	kvm_op_names(names, sizeof(names));
 	fprintf(f,
 		"usage: pvfuzz-kvm [--duration S] [--vcpus N] [--readers NAME[,NAME...]] [--seed N]\n"
 		"                  [--input FILE] [--no-ops] [--ops LIST] [--bracket-every N] [--free-every N]\n"
@@ -88,9 +90,7 @@ static void usage(FILE *f)
 		"  --seed N           seed of the random host operations (default: from the clock)\n"
 		"  --input FILE       play host operations from FILE (16-byte records, host_ops.h)\n"
 		"  --no-ops           no host operations: the guest reads an undisturbed clock\n"
-		"  --ops LIST         random operations drawn only from LIST (default all): nop get_clock\n"
-		"                     set_clock set_clock_stale kvmclock_ctrl tsc_write tsc_khz pause\n"
-		"                     migrate relocate\n"
+		"  --ops LIST         random operations drawn only from LIST (default all): %s\n"
 		"  --bracket-every N  KVM_GET_CLOCK bracket every N reads per vCPU (default 16, 0 off)\n"
 		"  --free-every N     every Nth read skips the guest lock (default 4, 0 never)\n"
 		"  --findings DIR     where findings go (default ./findings; a finding is\n"
@@ -98,7 +98,7 @@ static void usage(FILE *f)
 		"  --list             the guest image's variants and whether they run here\n"
 		"  --decode FILE      print the operations FILE decodes to (for --vcpus N); no VM\n"
 		"exit status: 0 clean, 1 finding, 2 bad usage, 3 VMM error, 77 skipped\n",
-		KG_MAX_VCPUS);
+		KG_MAX_VCPUS, names);
 }
 
 static u64 parse_u64(const char *opt, const char *s, u64 lo, u64 hi)
@@ -157,9 +157,11 @@ static void parse(int argc, char **argv, struct opts *o)
 			char bad[64];
 			if (!val || !*val)
 				usage_error("--ops needs 'all' or a comma list of operation names");
-			if (!kvm_op_parse_mask(val, &o->ops_mask, bad, sizeof(bad)))
-				usage_error("--ops: unknown operation '%s' (nop get_clock set_clock set_clock_stale "
-					    "kvmclock_ctrl tsc_write tsc_khz pause migrate relocate)", bad);
+			if (!kvm_op_parse_mask(val, &o->ops_mask, bad, sizeof(bad))) {
+				char names[256];
+				kvm_op_names(names, sizeof(names));
+				usage_error("--ops: unknown operation '%s' (%s)", bad, names);
+			}
 			o->ops = val;
 			i++;
 		} else if (!strcmp(a, "--decode")) {

@@ -396,6 +396,16 @@ static void *vcpu_thread(void *p)
 		serve_request(vm, c);
 		if (atomic_load(&vm->quit))
 			break;
+		if (atomic_load(&vm->hold)) {
+			/* the VM is stopped: vCPU ioctls still come through here */
+			atomic_store(&c->held, true);
+			while (atomic_load(&vm->hold) && !atomic_load(&vm->quit)) {
+				serve_request(vm, c);
+				usleep(50);
+			}
+			atomic_store(&c->held, false);
+			continue;
+		}
 		if (ioctl(c->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -470,6 +480,29 @@ bool vmm_vcpu_call(struct vmm *vm, int v, struct vcpu_req *r)
 		crash(vm, v, "vCPU thread did not serve a host request within %llu s",
 		      CALL_TIMEOUT_NS / 1000000000ULL);
 	return done;
+}
+
+bool vmm_hold_all(struct vmm *vm)
+{
+	u64 t0 = vmm_now_ns();
+	atomic_store(&vm->hold, true);
+	for (int v = 0; v < vm->nr_vcpus; v++)
+		pthread_kill(vm->vcpu[v].thread, KICK_SIGNAL);
+	for (int v = 0; v < vm->nr_vcpus; v++)
+		while (!atomic_load(&vm->vcpu[v].held) && !atomic_load(&vm->vcpu[v].done)) {
+			if (vmm_now_ns() - t0 > 1000000000ULL) {
+				vmm_release_all(vm);
+				return false;
+			}
+			pthread_kill(vm->vcpu[v].thread, KICK_SIGNAL);
+			usleep(100);
+		}
+	return true;
+}
+
+void vmm_release_all(struct vmm *vm)
+{
+	atomic_store(&vm->hold, false);
 }
 
 void vmm_stop(struct vmm *vm)

@@ -45,6 +45,7 @@ struct vcpu {
 	_Atomic u64 exits;    /* KVM_RUN returns with a guest exit (not EINTR) */
 	_Atomic bool done;    /* the guest reported KG_PORT_DONE or halted */
 	_Atomic int host_cpu; /* last affinity set by a migration, -1 none */
+	_Atomic bool held;    /* stopped by vmm_hold_all(), serving requests only */
 };
 
 /*
@@ -72,6 +73,7 @@ struct vmm {
 	_Atomic bool booted;        /* vCPU 0 reported KG_PORT_BOOTED */
 	_Atomic bool finding;       /* the guest reported KG_PORT_FINDING */
 	_Atomic bool quit;          /* vCPU threads leave their loop */
+	_Atomic bool hold;          /* every vCPU thread stays out of KVM_RUN */
 	struct vmm_crash crash;     /* filled once under crash_lock */
 	pthread_mutex_t crash_lock;
 	_Atomic bool crashed;       /* crash is filled in */
@@ -97,6 +99,14 @@ bool vmm_vcpu_call(struct vmm *vm, int v, struct vcpu_req *r);
 /* Record a VMM-side finding (the first one wins). */
 void vmm_report(struct vmm *vm, int v, const char *oracle, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/*
+ * Stop every vCPU (the VM is paused, as a VMM's "stop"): each thread leaves
+ * KVM_RUN and only serves requests until vmm_release_all().  false: a
+ * thread did not stop within a second (it is then released again).
+ */
+bool vmm_hold_all(struct vmm *vm);
+void vmm_release_all(struct vmm *vm);
 
 /* KVM_GET_CLOCK; false with errno on failure. */
 bool vmm_get_clock(struct vmm *vm, struct kvm_clock_data *d);

@@ -13,8 +13,9 @@
  *   reference      a clock_math variant's scaling equals the 128-bit
  *                  reference on the same real record and TSC;
  *   flag_coherence PVCLOCK_GUEST_STOPPED appears only after the VMM issued
- *                  KVM_KVMCLOCK_CTRL for that vCPU; STABLE only when CPUID
- *                  offers it;
+ *                  KVM_KVMCLOCK_CTRL for that vCPU (or the guest itself left
+ *                  the bit in memory it handed to KVM); STABLE only when
+ *                  CPUID offers it;
  *   writer_discipline  a record the guest disabled is not written any more.
  *
  * The first violation goes to kg_shared.finding and the VMM (port
@@ -102,6 +103,7 @@ static void wait_set_window(void)
  */
 static bool step_excused(u64 a, u64 a_lo, u64 b, u64 b_hi)
 {
+	/* excuse totals wrap: only their difference means something */
 	u64 back = a - b;
 	if (b >= a || back <= b_hi - a_lo)
 		return true;
@@ -172,7 +174,7 @@ static void check_guest_stopped(int cpu, int reader)
 	if (!(READ_ONCE(src->flags) & PVCLOCK_GUEST_STOPPED))
 		return;
 	issued = READ_ONCE(me->ctrl_count);
-	if (issued == me->ctrl_acked) {
+	if (issued == me->ctrl_acked && !me->stopped_by_guest) {
 		struct kg_val v[] = { { "ctrl_issued", issued }, { "ctrl_acked", me->ctrl_acked },
 				      { "version", READ_ONCE(src->version) } };
 		kg_fail("flag_coherence",
@@ -180,6 +182,7 @@ static void check_guest_stopped(int cpu, int reader)
 			reader, v, 3);
 	}
 	me->ctrl_acked = issued;
+	me->stopped_by_guest = 0;
 	WRITE_ONCE(src->flags, READ_ONCE(src->flags) & ~PVCLOCK_GUEST_STOPPED);
 	me->stopped_seen++;
 }
@@ -285,7 +288,17 @@ static void relocate(int cpu, u64 gen)
 			"KVM wrote a kvmclock record after the guest disabled it (MSR_KVM_SYSTEM_TIME_NEW = 0)",
 			0, v, 5);
 	}
-	memset((void *)&new[cpu], 0, sizeof(new[cpu]));
+	/* the memory may have held other data: KVM must write a whole record */
+	u64 fill = READ_ONCE(sh->relocate_fill);
+	for (unsigned i = 0; i < sizeof(new[cpu]) / 8; i++)
+		((volatile u64 *)&new[cpu])[i] = fill;
+	/*
+	 * KVM keeps GUEST_STOPPED from the guest's copy when it rewrites a
+	 * record (kvm_setup_guest_pvclock), so a stale bit in the reused
+	 * memory is this guest's own store, not the host's.
+	 */
+	if (READ_ONCE(new[cpu].pvti.flags) & PVCLOCK_GUEST_STOPPED)
+		sh->vcpu[cpu].stopped_by_guest = 1;
 	kg_wrmsr(MSR_KVM_SYSTEM_TIME_NEW, (u64)&new[cpu].pvti | KG_MSR_ENABLED);
 	WRITE_ONCE(sh->pvti_gpa[cpu], (u64)&new[cpu].pvti);
 	sh->vcpu[cpu].relocations++;
@@ -412,27 +425,16 @@ static void raise_high(u64 t)
 		;
 }
 
-/*
- * Above the bracket: after the VMM stepped the clock back, a reader with
- * pvclock.c's last_value may keep returning the highest value it already
- * returned until the clock catches up.  Excused: a value no higher than
- * what was returned before this read began, when that high-water mark is
- * itself within the backward steps the VMM made.  A new, higher value is
- * never excused.
- */
-static bool repeat_excused(u64 t, u64 high_before, u64 upper, u64 allowed_back)
-{
-	return allowed_back && t <= high_before && high_before <= upper + allowed_back;
-}
 
 /*
- * "held": after the VMM stepped the clock back (allow_total > 0), the
+ * "held": after the VMM set the clock (set_seq != 0), the
  * kernel reader's last_value keeps returning the highest value it already
  * returned until the new clock catches up, while a reader without it (the
  * vDSO) returns the new clock - Linux does the same.  A held read is no
  * higher than what was returned before it and no higher than last_value;
  * it is checked against the baselines but does not become one, so the next
- * fresh read is compared with the last fresh one.
+ * fresh read is compared with the last fresh one.  Above the bracket only
+ * a held read is excused: a new, higher value never is.
  */
 void guest_main(u32 cpu)
 {
@@ -501,7 +503,7 @@ void guest_main(u32 cpu)
 				       .seq = (u32)n };
 		smp_wmb();
 		WRITE_ONCE(ring->head, ring->head + 1);
-		held = hi && t <= high && t <= (u64)READ_ONCE(sh->last_value);
+		held = READ_ONCE(sh->set_seq) && t <= high && t <= (u64)READ_ONCE(sh->last_value);
 		if ((s.flags & PVCLOCK_TSC_STABLE_BIT) && !(sh->valid_flags & PVCLOCK_TSC_STABLE_BIT)) {
 			struct kg_val v[] = { { "flags", s.flags }, { "kvm_features", sh->kvm_features } };
 			kg_fail("flag_coherence",
@@ -548,7 +550,7 @@ void guest_main(u32 cpu)
 			} else {
 				u64 slack = bracket_slack(&s, t);
 				me->checks++;
-				if (t + slack < b1.clock || (t > b2.clock + slack && !(held && repeat_excused(t, high, b2.clock + slack, hi)))) {
+				if (t + slack < b1.clock || (t > b2.clock + slack && !held)) {
 					struct kg_val v[] = { { "get_before", b1.clock }, { "read", t },
 							      { "get_after", b2.clock }, { "slack_ns", slack },
 							      { "flags", s.flags }, { "version", s.version },
