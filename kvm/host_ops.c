@@ -165,20 +165,26 @@ bool kvm_op_parse_mask(const char *list, u32 *mask, char *bad, size_t n)
 {
 	char buf[256], *save = NULL;
 	*mask = 0;
-	if (!strcmp(list, "all"))
-		return true;
 	snprintf(buf, sizeof(buf), "%s", list);
 	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		bool drop = *t == '-';
+		const char *name = t + drop;
+		u32 bits;
 		int k;
-		for (k = 0; k < KVM_OP_NR && strcmp(t, op_names[k]); k++)
-			;
-		if (k == KVM_OP_NR) {
-			snprintf(bad, n, "%s", t);
-			return false;
+		if (!strcmp(name, "all")) {
+			bits = (1u << KVM_OP_NR) - 1;
+		} else {
+			for (k = 0; k < KVM_OP_NR && strcmp(name, op_names[k]); k++)
+				;
+			if (k == KVM_OP_NR) {
+				snprintf(bad, n, "%s", t);
+				return false;
+			}
+			bits = 1u << k;
 		}
-		*mask |= 1u << k;
+		*mask = drop ? *mask & ~bits : *mask | bits;
 	}
-	*mask |= 1u << KVM_OP_NOP;
+	*mask |= 1u << KVM_OP_NOP; /* never empty: the waits remain */
 	return true;
 }
 

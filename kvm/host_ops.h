@@ -70,7 +70,7 @@ void kvm_op_describe(const struct kvm_op *op, char *buf, size_t n);
 /* A seeded generator of operations for long random runs. */
 /* enabled: bit per kind (0: all); the kinds outside it are never drawn */
 void kvm_op_random(u64 *state, int nr_vcpus, u32 enabled, struct kvm_op *op);
-/* "all" or a comma list of names -> a kind mask; false: an unknown name in bad */
+/* a comma list of names, "all", and "-name" to leave one out -> a kind mask; false: an unknown name in bad */
 bool kvm_op_parse_mask(const char *list, u32 *mask, char *bad, size_t n);
 
 /* What one operation did (the finding's operations log). */
