@@ -69,10 +69,12 @@ static void __attribute__((noreturn, format(printf, 1, 2))) usage_error(const ch
 	exit(EXIT_USAGE);
 }
 
+static int skip_status = EXIT_SKIP; /* --skip-status */
+
 static void __attribute__((noreturn)) skip(const char *why)
 {
 	printf("pvfuzz-kvm: skipped: %s\n", why);
-	exit(EXIT_SKIP);
+	exit(skip_status);
 }
 
 static void usage(FILE *f)
@@ -98,7 +100,8 @@ static void usage(FILE *f)
 		"                     DIR/kvm/<readers>/<id>/{report.txt,input})\n"
 		"  --list             the guest image's variants and whether they run here\n"
 		"  --decode FILE      print the operations FILE decodes to (for --vcpus N); no VM\n"
-		"exit status: 0 clean, 1 finding, 2 bad usage, 3 VMM error, 77 skipped\n",
+		"  --skip-status N    exit status when the host cannot run it (default 77)\n"
+		"exit status: 0 clean, 1 finding, 2 bad usage, 3 VMM error, 77 skipped (--skip-status)\n",
 		KG_MAX_VCPUS, names);
 }
 
@@ -164,6 +167,9 @@ static void parse(int argc, char **argv, struct opts *o)
 				usage_error("--ops: unknown operation '%s' (%s)", bad, names);
 			}
 			o->ops = val;
+			i++;
+		} else if (!strcmp(a, "--skip-status")) {
+			skip_status = (int)parse_u64(a, val, 0, 255);
 			i++;
 		} else if (!strcmp(a, "--decode")) {
 			if (!val || !*val)
