@@ -146,6 +146,8 @@ struct kg_shared {
 	u64 relocate_gen;
 	u64 relocate_hold;   /* TSC cycles the records stay disabled */
 	u64 relocate_fill;   /* nonzero: the new records' memory held this pattern (reuse) */
+	u32 relocate_bank;   /* where the records go: 0 the usual bank, 1 the other */
+	u32 relocate_pad;
 
 	/* ---- guest -> VMM ---- */
 	u32 nr_variants;

@@ -1,107 +1,113 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Host operations the VMM performs on the real KVM while the guest reads,
- * their input encoding, and the log a finding keeps of them.
+ * and the log a finding keeps of them.
  *
- * Input: a sequence of 16-byte records (little-endian)
+ * The operations are include/pvfuzz/kvm_host_ops.h's: the same bytes the
+ * simulator decodes, so a simulator finding's operations run on the real
+ * KVM as they are (`--input FILE`).  What a real VMM cannot do (the host
+ * kernel's own clock, KVM's internal requests, the Hyper-V page on a host
+ * without it) is skipped and counted.
  *
- *	u8  kind      enum kvm_host_op_kind, modulo KVM_OP_NR
+ * Three things a VMM does have no kind there: move a vCPU thread to another
+ * host CPU, KVM_SET_TSC_KHZ, and a quiet stretch longer than the shared
+ * delay (15 x 100 us).  They are "VMM extras", kept in a second file next
+ * to the input: 16-byte records (little-endian)
+ *
+ *	u8  kind      enum kvm_vmm_extra_kind, modulo KVM_EXTRA_NR
  *	u8  vcpu      modulo the number of vCPUs
  *	u16 reserved
- *	u32 wait_us   pause before the operation, modulo 10^6
- *	u64 arg       the operation's argument (below)
+ *	u32 before    runs before the shared op with this index (0-based)
+ *	u64 arg
  *
- * Every byte string is an input: a short last record is zero-padded.
- * kvm_op_decode() is the only code that knows this layout.
+ * kvm_extra_decode() is the only code that knows this layout.
  */
-#ifndef PVFUZZ_KVM_HOST_OPS_H
-#define PVFUZZ_KVM_HOST_OPS_H
+#ifndef PVFUZZ_KVM_HOST_OPS_VMM_H
+#define PVFUZZ_KVM_HOST_OPS_VMM_H
 
 #include <stddef.h>
 #include <stdio.h>
 
+#include "pvfuzz/kvm_host_ops.h"
 #include "vmm.h"
 
-enum kvm_host_op_kind {
-	KVM_OP_NOP,            /* only the wait */
-	KVM_OP_GET_CLOCK,      /* KVM_GET_CLOCK (also the base of a later stale set) */
-	KVM_OP_SET_CLOCK,      /* KVM_SET_CLOCK fresh + (s64)arg ns, KVM_CLOCK_REALTIME when offered */
-	KVM_OP_SET_CLOCK_STALE,/* KVM_SET_CLOCK with the last GET's value + arg, no REALTIME */
-	KVM_OP_KVMCLOCK_CTRL,  /* KVM_KVMCLOCK_CTRL on vcpu */
-	KVM_OP_TSC_WRITE,      /* KVM_SET_MSRS MSR_IA32_TSC = current + (s64)arg cycles */
-	KVM_OP_TSC_KHZ,        /* KVM_SET_TSC_KHZ: rate * (1000 + arg % 201 - 100) / 1000 */
-	KVM_OP_PAUSE,          /* vcpu's thread stays out of KVM_RUN arg % 20000 us;
-				  bit 32 of arg: KVM_KVMCLOCK_CTRL before resuming */
-	KVM_OP_MIGRATE,        /* pin vcpu's thread to host CPU arg % (usable CPUs) */
-	KVM_OP_RELOCATE,       /* guest disables kvmclock, waits arg % 5000 us, re-enables
-				  the records at the other bank (the guest's MSR writes);
-				  bit 32: the guest first reuses that memory (fills it with
-				  arg's bytes), as after kexec */
-	KVM_OP_SET_CLOCK_ABSOLUTE, /* KVM_SET_CLOCK to arg % 2^62 ns (0, far behind, far ahead) */
-	KVM_OP_SAVE_RESTORE,   /* a VMM's stop/cont or local live migration: every vCPU
-				  stopped, KVM_GET_CLOCK, a blackout of arg % 200000 us,
-				  KVM_SET_CLOCK of the saved clock (bit 32: with
-				  KVM_CLOCK_REALTIME, so it advances by the blackout),
-				  bit 33: the saved TSCs written back, KVM_KVMCLOCK_CTRL
-				  on every vCPU, resume */
-	KVM_OP_NR
+enum kvm_vmm_extra_kind {
+	KVM_EXTRA_IDLE,           /* the VMM does nothing for arg % 50000 us */
+	KVM_EXTRA_THREAD_MIGRATE, /* pin vcpu's thread to host CPU arg % (usable CPUs) */
+	KVM_EXTRA_TSC_KHZ,        /* KVM_SET_TSC_KHZ: back to the boot rate when arg % 4 == 0,
+				     else rate * (1000 + (arg >> 2) % 201 - 100) / 1000 */
+	KVM_EXTRA_NR
 };
 
-#define KVM_OP_RECORD 16
-#define KVM_OP_MAX_WAIT_US 1000000u
+#define KVM_EXTRA_RECORD 16
 
+/* One step of a run: a shared op, or a VMM extra. */
 struct kvm_op {
-	enum kvm_host_op_kind kind;
-	int vcpu;
-	u32 wait_us;
-	u64 arg;
+	bool extra;
+	struct kvm_host_op hop;         /* !extra */
+	enum kvm_vmm_extra_kind xkind;  /* extra */
+	int vcpu;                       /* extra; in the log: the vCPU a shared op named */
+	u64 arg;                        /* extra */
+	u32 before;                     /* extra: the shared op index it precedes */
 };
 
-/* Decode the record at *off of buf[0..n) and advance *off; false at the end. */
-bool kvm_op_decode(const u8 *buf, size_t n, size_t *off, int nr_vcpus, struct kvm_op *op);
-/* The record that decodes to op (for the input a random run saves). */
-void kvm_op_encode(const struct kvm_op *op, u8 rec[KVM_OP_RECORD]);
-const char *kvm_op_name(enum kvm_host_op_kind k);
-/* every operation's name, space-separated (usage text) */
+/* The CLI name of a shared kind (--ops), or of an extra. */
+const char *kvm_op_cli_name(const struct kvm_op *op);
+/* every --ops name, space-separated (usage text) */
 void kvm_op_names(char *buf, size_t n);
-/* "tsc_write vcpu=1 wait=0us arg=-5000": an operation as decoded */
-void kvm_op_describe(const struct kvm_op *op, char *buf, size_t n);
+/* a comma list of --ops names, "all", and "-name" -> masks; false: bad name */
+struct kvm_op_mask {
+	u32 shared; /* bit per enum kvm_host_op_kind */
+	u32 extra;  /* bit per enum kvm_vmm_extra_kind */
+};
+bool kvm_op_parse_mask(const char *list, struct kvm_op_mask *m, char *bad, size_t n);
 
-/* A seeded generator of operations for long random runs. */
-/* enabled: bit per kind (0: all); the kinds outside it are never drawn */
-void kvm_op_random(u64 *state, int nr_vcpus, u32 enabled, struct kvm_op *op);
-/* a comma list of names, "all", and "-name" to leave one out -> a kind mask; false: an unknown name in bad */
-bool kvm_op_parse_mask(const char *list, u32 *mask, char *bad, size_t n);
+/* Extras: decode the record at *off (false at the end); encode one. */
+bool kvm_extra_decode(const u8 *buf, size_t n, size_t *off, int nr_vcpus, struct kvm_op *op);
+void kvm_extra_encode(const struct kvm_op *op, u8 rec[KVM_EXTRA_RECORD]);
 
-/* What one operation did (the finding's operations log). */
+/* "KVM_SET_CLOCK arg=0x4 delay=0 value=..." (--decode) */
+void kvm_op_describe(const struct kvm_op *op, int nr_vcpus, char *buf, size_t n);
+
+/*
+ * A seeded generator for long random runs: the next step, a shared op or
+ * (sometimes) an extra, drawn only from what m enables and the host can do.
+ */
+void kvm_op_random(u64 *state, int nr_vcpus, const struct kvm_op_mask *m, struct kvm_op *op);
+
+/* What one step did (the finding's operations log). */
 struct kvm_op_result {
 	u64 t_ns;          /* when it started, since the run began */
 	struct kvm_op op;
-	int err;           /* errno, 0 ok, -1 skipped (not offered / busy) */
-	s64 v[3];          /* per op: e.g. clock before / requested / allowance */
+	int err;           /* errno, 0 ok, -1 skipped (not offered / busy / not a VMM's) */
+	s64 v[3];          /* per op: e.g. clock before / set to / allowance */
 	bool realtime;     /* a set with KVM_CLOCK_REALTIME */
+	const char *note;  /* why it was skipped, or how it was mapped */
 };
 
+#define KVM_STAT_KINDS (KVM_HOP_NR + KVM_EXTRA_NR)
 struct kvm_host {
 	struct vmm *vm;
 	int usable_cpus[64];
 	int nr_usable;
 	struct kvm_clock_data last_get;  /* the base of a stale set */
+	u64 t_last_get;                  /* when it was taken */
 	bool have_last_get;
 	u64 t0;
-	u64 ops_by_kind[KVM_OP_NR];
-	u64 failed_by_kind[KVM_OP_NR];
-	u64 skipped_by_kind[KVM_OP_NR];
+	/* per kind: shared kinds, then the extras */
+	u64 done[KVM_STAT_KINDS], failed[KVM_STAT_KINDS], skipped[KVM_STAT_KINDS];
 	u64 settle_timeouts;
-	/* the log: every op (a ring of the last KVM_OP_LOG) */
+	/* the log: every step (a ring of the last KVM_OP_LOG) */
 	struct kvm_op_result *log;
 	u64 nlog;
 };
 #define KVM_OP_LOG 65536
 
 bool kvm_host_init(struct kvm_host *h, struct vmm *vm);
-/* Perform op (after its wait) and log it. */
+/* Perform a step (after its delay) and log it. */
 void kvm_host_do(struct kvm_host *h, const struct kvm_op *op);
+/* The name of stat slot i (a shared kind, then the extras). */
+const char *kvm_stat_name(int i);
 /* One log line: "t=... op ... -> ..." */
 void kvm_op_format(const struct kvm_op_result *r, char *buf, size_t n);
 

@@ -48,7 +48,8 @@ struct opts {
 	u32 free_every;
 	bool list;
 	const char *decode;   /* --decode FILE: print its operations, no VM */
-	u32 ops_mask;         /* --ops (0: all) */
+	struct kvm_op_mask ops_mask; /* --ops */
+	const char *extra;    /* --extra FILE: the VMM extras of --input */
 	const char *ops;
 };
 
@@ -83,14 +84,16 @@ static void usage(FILE *f)
 	kvm_op_names(names, sizeof(names));
 	fprintf(f,
 		"usage: pvfuzz-kvm [--duration S] [--vcpus N] [--readers NAME[,NAME...]] [--seed N]\n"
-		"                  [--input FILE] [--no-ops] [--ops LIST] [--bracket-every N] [--free-every N]\n"
+		"                  [--input FILE [--extra FILE]] [--no-ops] [--ops LIST] [--bracket-every N] [--free-every N]\n"
 		"                  [--findings DIR] [--list] [--decode FILE]\n"
 		"  --duration S       run time in seconds (default 10; 0 < S <= 86400)\n"
 		"  --vcpus N          vCPU threads, 2-%d (default 2)\n"
 		"  --readers LIST     guest readers, cycled per read (default pvclock_kernel,pvclock_vdso);\n"
 		"                     pvclock readers and clock_math scaling variants (see --list)\n"
 		"  --seed N           seed of the random host operations (default: from the clock)\n"
-		"  --input FILE       play host operations from FILE (16-byte records, host_ops.h)\n"
+		"  --input FILE       play host operations from FILE (include/pvfuzz/kvm_host_ops.h: the\n"
+		"                     simulator's encoding, so its findings run here as they are)\n"
+		"  --extra FILE       with --input: the VMM extras to interleave (a finding's extra file)\n"
 		"  --no-ops           no host operations: the guest reads an undisturbed clock\n"
 		"  --ops LIST         random operations drawn only from LIST (default all; -NAME leaves one\n"
 		"                     out, e.g. all,-tsc_khz): %s\n"
@@ -99,7 +102,7 @@ static void usage(FILE *f)
 		"  --findings DIR     where findings go (default ./findings; a finding is\n"
 		"                     DIR/kvm/<readers>/<id>/{report.txt,input})\n"
 		"  --list             the guest image's variants and whether they run here\n"
-		"  --decode FILE      print the operations FILE decodes to (for --vcpus N); no VM\n"
+		"  --decode FILE      print the operations FILE (and --extra) decode to; no VM\n"
 		"  --skip-status N    exit status when the host cannot run it (default 77)\n"
 		"exit status: 0 clean, 1 finding, 2 bad usage, 3 VMM error, 77 skipped (--skip-status)\n",
 		KG_MAX_VCPUS, names);
@@ -171,6 +174,11 @@ static void parse(int argc, char **argv, struct opts *o)
 		} else if (!strcmp(a, "--skip-status")) {
 			skip_status = (int)parse_u64(a, val, 0, 255);
 			i++;
+		} else if (!strcmp(a, "--extra")) {
+			if (!val || !*val)
+				usage_error("--extra needs a file");
+			o->extra = val;
+			i++;
 		} else if (!strcmp(a, "--decode")) {
 			if (!val || !*val)
 				usage_error("--decode needs a file");
@@ -193,6 +201,12 @@ static void parse(int argc, char **argv, struct opts *o)
 	}
 	if (o->input && o->no_ops)
 		usage_error("--input and --no-ops exclude each other");
+	if (!o->ops) {
+		char bad[64];
+		kvm_op_parse_mask("all", &o->ops_mask, bad, sizeof(bad));
+	}
+	if (o->extra && !o->input && !o->decode)
+		usage_error("--extra goes with --input (or --decode)");
 	if (o->ops && (o->input || o->no_ops))
 		usage_error("--ops chooses random operations: not with --input or --no-ops");
 	if (o->input && o->seed_given)
@@ -232,9 +246,9 @@ static bool input_load(struct input *in, const char *path, char *why, size_t n)
 	return true;
 }
 
-static void input_append(struct input *in, const struct kvm_op *op)
+static void input_append(struct input *in, const u8 *bytes, size_t n)
 {
-	if (in->len + KVM_OP_RECORD > in->cap) {
+	if (in->len + n > in->cap) {
 		size_t cap = in->cap ? in->cap * 2 : 1 << 16;
 		u8 *b = realloc(in->buf, cap);
 		if (!b)
@@ -242,8 +256,22 @@ static void input_append(struct input *in, const struct kvm_op *op)
 		in->buf = b;
 		in->cap = cap;
 	}
-	kvm_op_encode(op, in->buf + in->len);
-	in->len += KVM_OP_RECORD;
+	memcpy(in->buf + in->len, bytes, n);
+	in->len += n;
+}
+
+/* A step a random run played, saved as the finding's input (and extra). */
+static void save_step(struct input *played, struct input *extras, const struct kvm_op *op, u32 nshared)
+{
+	u8 rec[16];
+	if (op->extra) {
+		struct kvm_op x = *op;
+		x.before = nshared;
+		kvm_extra_encode(&x, rec);
+		input_append(extras, rec, KVM_EXTRA_RECORD);
+	} else {
+		input_append(played, rec, kvm_host_op_encode(&op->hop, rec));
+	}
 }
 
 /* ------------------------------------------------------------ readers -- */
@@ -252,7 +280,8 @@ struct run {
 	struct opts o;
 	struct vmm vm;
 	struct kvm_host host;
-	struct input played;   /* the operations performed, as an input */
+	struct input played;   /* the shared operations performed, as an input */
+	struct input extras;   /* the VMM extras performed (extra file) */
 	char label[200];
 	int reader_var[KG_MAX_READERS];
 	int nr_readers;
@@ -434,6 +463,8 @@ static bool write_finding(struct run *r, const char *root, const char *summary, 
 		return false;
 	if (!write_file(tmp, "input", r->played.buf ? (void *)r->played.buf : (void *)"", r->played.len, NULL))
 		return false;
+	if (r->extras.len && !write_file(tmp, "extra", r->extras.buf, r->extras.len, NULL))
+		return false;
 	if (!write_file(tmp, "report.txt", NULL, 0, &f))
 		return false;
 	uname(&u);
@@ -449,8 +480,8 @@ static bool write_finding(struct run *r, const char *root, const char *summary, 
 		r->o.free_every);
 	if (!r->o.input && !r->o.no_ops)
 		fprintf(f, "seed: %" PRIu64 "\n", r->o.seed);
-	fprintf(f, "try it again: ./pvfuzz kvm --readers %s --vcpus %d --input <this dir>/input --duration %.0f\n",
-		r->o.readers, r->vm.nr_vcpus, r->elapsed + 1);
+	fprintf(f, "try it again: ./pvfuzz kvm --readers %s --vcpus %d --input <this dir>/input%s --duration %.0f\n",
+		r->o.readers, r->vm.nr_vcpus, r->extras.len ? " --extra <this dir>/extra" : "", r->elapsed + 1);
 	write_counts(r, f);
 	write_reads(r, f);
 	write_ops(r, f);
@@ -499,8 +530,8 @@ static void write_counts(struct run *r, FILE *f)
 		reloc += sh->vcpu[v].relocations;
 		locked += sh->vcpu[v].locked_reads;
 	}
-	for (int k = 0; k < KVM_OP_NR; k++)
-		ops += r->host.ops_by_kind[k];
+	for (int k = 0; k < KVM_STAT_KINDS; k++)
+		ops += r->host.done[k];
 	fprintf(f, "reads %" PRIu64 " (%.0f/s; %" PRIu64 " under the guest lock, %" PRIu64
 		   " fell back to the kernel reader), checks %" PRIu64 ", KVM_GET_CLOCK brackets %" PRIu64
 		   " (%" PRIu64 " excused by a clock set)\n",
@@ -509,16 +540,14 @@ static void write_counts(struct run *r, FILE *f)
 		fprintf(f, "  vCPU %d: %" PRIu64 " reads, record at GPA %#" PRIx64 "\n", v, sh->vcpu[v].reads,
 			sh->pvti_gpa[v]);
 	fprintf(f, "host operations %" PRIu64 ":", ops);
-	for (int k = 1; k < KVM_OP_NR; k++)
-		if (r->host.ops_by_kind[k])
-			fprintf(f, " %s %" PRIu64 "%s", kvm_op_name((enum kvm_host_op_kind)k), r->host.ops_by_kind[k],
-				r->host.failed_by_kind[k] || r->host.skipped_by_kind[k] ? "" : "");
+	for (int k = 0; k < KVM_STAT_KINDS; k++)
+		if (r->host.done[k])
+			fprintf(f, " %s %" PRIu64, kvm_stat_name(k), r->host.done[k]);
 	fprintf(f, "\n");
-	for (int k = 1; k < KVM_OP_NR; k++)
-		if (r->host.failed_by_kind[k] || r->host.skipped_by_kind[k])
-			fprintf(f, "  %s: %" PRIu64 " refused by KVM, %" PRIu64 " skipped\n",
-				kvm_op_name((enum kvm_host_op_kind)k), r->host.failed_by_kind[k],
-				r->host.skipped_by_kind[k]);
+	for (int k = 0; k < KVM_STAT_KINDS; k++)
+		if (r->host.failed[k] || r->host.skipped[k])
+			fprintf(f, "  %s: %" PRIu64 " refused by KVM, %" PRIu64 " skipped\n", kvm_stat_name(k),
+				r->host.failed[k], r->host.skipped[k]);
 	fprintf(f, "guest saw PVCLOCK_GUEST_STOPPED %" PRIu64 " times, moved its records %" PRIu64
 		   " times (vCPU-moves)%s\n",
 		stopped, reloc, r->host.settle_timeouts ? "; some clock-set windows timed out" : "");
@@ -627,19 +656,37 @@ int main(int argc, char **argv)
 	if (!r.o.seed_given)
 		r.o.seed = seed_from_clock();
 	if (r.o.decode) {
-		struct input in = { 0 };
-		struct kvm_op op;
-		char line[160];
-		size_t off = 0;
-		if (!input_load(&in, r.o.decode, why, sizeof(why)))
+		struct input in = { 0 }, ex = { 0 };
+		struct kvm_op op = { 0 };
+		char line[200];
+		size_t off = 0, xoff = 0;
+		if (!input_load(&in, r.o.decode, why, sizeof(why)) ||
+		    (r.o.extra && !input_load(&ex, r.o.extra, why, sizeof(why))))
 			usage_error("%s", why);
-		while (kvm_op_decode(in.buf, in.len, &off, r.o.vcpus, &op)) {
-			kvm_op_describe(&op, line, sizeof(line));
-			printf("%s\n", line);
+		for (u32 i = 0; off < in.len || xoff < ex.len; i++) {
+			struct kvm_op x;
+			size_t save = xoff;
+			while (kvm_extra_decode(ex.buf, ex.len, &xoff, r.o.vcpus, &x) && x.before <= i) {
+				kvm_op_describe(&x, r.o.vcpus, line, sizeof(line));
+				printf("%s\n", line);
+				save = xoff;
+			}
+			xoff = save;
+			if (off >= in.len) {
+				if (xoff < ex.len)
+					continue;
+				break;
+			}
+			size_t at = off;
+			off += kvm_host_op_decode(in.buf + off, in.len - off, &op.hop);
+			kvm_op_describe(&op, r.o.vcpus, line, sizeof(line));
+			printf("@%zu+%zu %s\n", at, off - at, line); /* bytes: for tools that cut inputs */
 		}
 		return 0;
 	}
 	if (r.o.input && !input_load(&r.played, r.o.input, why, sizeof(why)))
+		usage_error("%s", why);
+	if (r.o.extra && !input_load(&r.extras, r.o.extra, why, sizeof(why)))
 		usage_error("%s", why);
 
 	if (!vmm_create(&r.vm, r.o.vcpus, why, sizeof(why), &skipped)) {
@@ -710,16 +757,25 @@ int main(int argc, char **argv)
 		w.since[v] = t0;
 	struct input *played = &r.played;
 	size_t input_len = played->len;
+	size_t xoff = 0, extras_len = r.extras.len;
+	u32 nshared = 0;
 	while (!got_signal && !atomic_load(&r.vm.finding) && !atomic_load(&r.vm.crashed) && vmm_now_ns() < end) {
-		struct kvm_op op;
-		if (r.o.no_ops || (r.o.input && off >= input_len)) {
+		struct kvm_op op = { 0 };
+		size_t save = xoff;
+		if (r.o.input && kvm_extra_decode(r.extras.buf, extras_len, &xoff, r.vm.nr_vcpus, &op) &&
+		    op.before <= nshared) {
+			kvm_host_do(&r.host, &op); /* an extra due before the next shared op */
+		} else if (xoff = save, r.o.no_ops || (r.o.input && off >= input_len)) {
 			usleep(10000);
 		} else if (r.o.input) {
-			kvm_op_decode(played->buf, input_len, &off, r.vm.nr_vcpus, &op);
+			op = (struct kvm_op){ 0 }; /* the peeked extra is not due yet */
+			off += kvm_host_op_decode(played->buf + off, input_len - off, &op.hop);
 			kvm_host_do(&r.host, &op);
+			nshared++;
 		} else {
-			kvm_op_random(&rs, r.vm.nr_vcpus, r.o.ops_mask, &op);
-			input_append(played, &op);
+			kvm_op_random(&rs, r.vm.nr_vcpus, &r.o.ops_mask, &op);
+			save_step(played, &r.extras, &op, nshared);
+			nshared += !op.extra;
 			kvm_host_do(&r.host, &op);
 		}
 		watch_liveness(&r, &w, vmm_now_ns());
@@ -738,6 +794,8 @@ int main(int argc, char **argv)
 			report_stall(&r, v, vmm_now_ns() - t0, 0);
 	if (r.o.input && off < input_len)
 		played->len = off; /* a finding's input: what was actually played */
+	if (r.o.input && xoff < r.extras.len)
+		r.extras.len = xoff;
 	r.elapsed = (vmm_now_ns() - t0) / 1e9;
 	__atomic_store_n(&sh->stop, 1, __ATOMIC_SEQ_CST);
 	for (int i = 0; i < 200; i++) {

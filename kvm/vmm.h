@@ -25,7 +25,7 @@ struct vmm;
 /* A request a vCPU thread runs between two KVM_RUNs. */
 struct vcpu_req {
 	int (*fn)(struct vmm *vm, int v, struct vcpu_req *r);
-	u64 arg;
+	u64 arg, arg2;
 	s64 out[3];       /* results for the op log */
 	int err;          /* errno of a failed ioctl, 0 on success */
 	bool done;

@@ -958,6 +958,12 @@ def cmd_kvm(a):
                     ["--input", "/nonexistent/ops"], ["--seed", "-1"]):
             rc, out, err = run([exe] + bad, timeout=60)
             expect_one_line_error(rc, err, 2, "pvfuzz-kvm " + " ".join(bad))
+        # the shipped reproducer decodes (shared ops and VMM extras, in order)
+        rep = os.path.join(SRC, "corpora", "kvm", "tsc-write-then-rate-raise")
+        rc, out, err = run([exe, "--decode", os.path.join(rep, "input"), "--extra", os.path.join(rep, "extra")])
+        steps = [l.split()[1] for l in out.splitlines() if l.strip()]  # "@off+len NAME" or "extra NAME"
+        check(rc == 0 and steps == ["idle", "tsc_write", "tsc_khz"],
+              "--decode of %s: exit %d, steps %r (want idle, tsc_write, tsc_khz)" % (rep, rc, steps))
         # no KVM on the machine: a one-line skip (77), never a failure
         rc, out, err = run([exe, "--duration", "1"], env={"PVFUZZ_KVM_DEVICE": "/nonexistent/kvm"})
         lines = oneline(out + err)

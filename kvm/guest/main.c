@@ -253,16 +253,17 @@ static u64 do_read(int k, struct kg_vcpu *me, bool *fallback)
 /*
  * Every vCPU disables its record (MSR_KVM_SYSTEM_TIME_NEW = 0), the records
  * stay disabled for relocate_hold cycles while the host keeps operating,
- * then each vCPU enables the other bank, as a guest does across kexec or
- * hibernation.  All vCPUs meet first so no reader uses a record mid-move.
+ * then each vCPU enables its record in bank relocate_bank (the same one or
+ * the other), as a guest does across kexec or hibernation.  All vCPUs meet
+ * first so no reader uses a record mid-move.
  */
 static void relocate(int cpu, u64 gen)
 {
 	struct kg_shared *sh = KG_SH;
 	u32 n = sh->nr_vcpus;
-	u32 bank = READ_ONCE(sh->bank);
+	u32 bank = READ_ONCE(sh->bank), to = READ_ONCE(sh->relocate_bank);
 	struct pvclock_vsyscall_time_info *old = (void *)(bank ? KG_PVTI_BANK1 : KG_PVTI_BANK0);
-	struct pvclock_vsyscall_time_info *new = (void *)(bank ? KG_PVTI_BANK0 : KG_PVTI_BANK1);
+	struct pvclock_vsyscall_time_info *new = (void *)(to ? KG_PVTI_BANK1 : KG_PVTI_BANK0);
 	struct kg_snap before, after;
 	u64 t0;
 
@@ -309,7 +310,7 @@ static void relocate(int cpu, u64 gen)
 		kg_out(KG_PORT_PARKED, 0);
 	if (cpu == 0) {
 		guest_clock.hv_clock = new;
-		WRITE_ONCE(sh->bank, !bank);
+		WRITE_ONCE(sh->bank, to);
 		smp_mb();
 		WRITE_ONCE(sh->park_gen, (u32)gen);
 	}
