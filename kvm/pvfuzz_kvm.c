@@ -120,6 +120,14 @@ static u64 parse_u64(const char *opt, const char *s, u64 lo, u64 hi)
 	return v;
 }
 
+/* an option's file or directory argument */
+static const char *need_path(const char *opt, const char *val, const char *what)
+{
+	if (!val || !*val)
+		usage_error("%s needs %s", opt, what);
+	return val;
+}
+
 static void parse(int argc, char **argv, struct opts *o)
 {
 	*o = (struct opts){ .duration = 10, .vcpus = 2, .readers = "pvclock_kernel,pvclock_vdso",
@@ -156,9 +164,7 @@ static void parse(int argc, char **argv, struct opts *o)
 			o->seed_given = true;
 			i++;
 		} else if (!strcmp(a, "--input")) {
-			if (!val || !*val)
-				usage_error("--input needs a file");
-			o->input = val;
+			o->input = need_path(a, val, "a file");
 			i++;
 		} else if (!strcmp(a, "--ops")) {
 			char bad[64];
@@ -175,19 +181,13 @@ static void parse(int argc, char **argv, struct opts *o)
 			skip_status = (int)parse_u64(a, val, 0, 255);
 			i++;
 		} else if (!strcmp(a, "--extra")) {
-			if (!val || !*val)
-				usage_error("--extra needs a file");
-			o->extra = val;
+			o->extra = need_path(a, val, "a file");
 			i++;
 		} else if (!strcmp(a, "--decode")) {
-			if (!val || !*val)
-				usage_error("--decode needs a file");
-			o->decode = val;
+			o->decode = need_path(a, val, "a file");
 			i++;
 		} else if (!strcmp(a, "--findings")) {
-			if (!val || !*val)
-				usage_error("--findings needs a directory");
-			o->findings = val;
+			o->findings = need_path(a, val, "a directory");
 			i++;
 		} else if (!strcmp(a, "--bracket-every")) {
 			o->bracket_every = (u32)parse_u64(a, val, 0, 1000000);

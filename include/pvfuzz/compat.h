@@ -187,12 +187,6 @@ void pv_native_preempt(int delta);
 #define smp_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
 #define smp_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
 #define smp_mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
-#define virt_rmb() smp_rmb()
-#define virt_wmb() smp_wmb()
-#define virt_mb() smp_mb()
-#define rmb() __asm__ __volatile__("lfence" ::: "memory")
-#define wmb() __asm__ __volatile__("sfence" ::: "memory")
-#define mb() __asm__ __volatile__("mfence" ::: "memory")
 
 static __always_inline u64 pv_native_rdtsc(bool ordered)
 {
@@ -235,18 +229,6 @@ static inline void pv_native_memcpy(volatile void *dst, const void *src, size_t 
 }
 #define pv_memcpy(dst, src, n) pv_native_memcpy((dst), (src), (n))
 
-#define xchg(p, v) __atomic_exchange_n((p), (v), __ATOMIC_SEQ_CST)
-#define cmpxchg(p, o, n)                                                      \
-	({                                                                    \
-		__typeof__(*(p)) __o = (o);                                   \
-		__atomic_compare_exchange_n((p), &__o, (n), false,            \
-					    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); \
-		__o;                                                          \
-	})
-#define pv_fetch_add(p, v) __atomic_fetch_add((p), (v), __ATOMIC_SEQ_CST)
-#define pv_fetch_or(p, v) __atomic_fetch_or((p), (v), __ATOMIC_SEQ_CST)
-#define pv_fetch_and(p, v) __atomic_fetch_and((p), (v), __ATOMIC_SEQ_CST)
-
 #else
 /* ---------------------------------------------------------------- guest -- */
 /*
@@ -268,12 +250,6 @@ static inline void pv_native_memcpy(volatile void *dst, const void *src, size_t 
 #define smp_rmb() barrier()
 #define smp_wmb() barrier()
 #define smp_mb() __asm__ __volatile__("mfence" ::: "memory")
-#define virt_rmb() smp_rmb()
-#define virt_wmb() smp_wmb()
-#define virt_mb() smp_mb()
-#define rmb() __asm__ __volatile__("lfence" ::: "memory")
-#define wmb() __asm__ __volatile__("sfence" ::: "memory")
-#define mb() __asm__ __volatile__("mfence" ::: "memory")
 
 static __always_inline u64 pv_guest_rdtsc(bool ordered)
 {
@@ -325,7 +301,18 @@ static inline void pv_guest_memcpy(volatile void *dst, const void *src, size_t n
 }
 #define pv_memcpy(dst, src, n) pv_guest_memcpy((dst), (src), (n))
 
-/* locked instructions, as the kernel's xchg/cmpxchg/xadd */
+
+#endif /* PVFUZZ_GUEST */
+
+#ifndef PVFUZZ_SIM
+/* native and guest: the virt_ barriers are the smp_ ones, and the mandatory ones are x86's */
+#define virt_rmb() smp_rmb()
+#define virt_wmb() smp_wmb()
+#define virt_mb() smp_mb()
+#define rmb() __asm__ __volatile__("lfence" ::: "memory")
+#define wmb() __asm__ __volatile__("sfence" ::: "memory")
+#define mb() __asm__ __volatile__("mfence" ::: "memory")
+/* real locked instructions, as the kernel's xchg/cmpxchg/xadd */
 #define xchg(p, v) __atomic_exchange_n((p), (v), __ATOMIC_SEQ_CST)
 #define cmpxchg(p, o, n)                                                      \
 	({                                                                    \
@@ -337,8 +324,7 @@ static inline void pv_guest_memcpy(volatile void *dst, const void *src, size_t n
 #define pv_fetch_add(p, v) __atomic_fetch_add((p), (v), __ATOMIC_SEQ_CST)
 #define pv_fetch_or(p, v) __atomic_fetch_or((p), (v), __ATOMIC_SEQ_CST)
 #define pv_fetch_and(p, v) __atomic_fetch_and((p), (v), __ATOMIC_SEQ_CST)
-
-#endif /* PVFUZZ_GUEST */
+#endif
 
 /* ------------------------------------------------ shared, built on top -- */
 

@@ -12,15 +12,13 @@
 
 static int failed;
 
-#define CHECK(cond, ...)                                                      \
-	do {                                                                  \
-		if (!(cond)) {                                                \
-			failed++;                                             \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__);           \
-			printf(__VA_ARGS__);                                  \
-			printf("\n");                                         \
-		}                                                             \
-	} while (0)
+static void expect(bool ok, const char *what, int i)
+{
+	if (!ok) {
+		failed++;
+		printf("FAIL: %s (op %d)\n", what, i);
+	}
+}
 
 int main(void)
 {
@@ -36,11 +34,11 @@ int main(void)
 		unsigned nv = kvm_host_op_value_bytes(op.kind);
 		op.value &= nv == 8 ? ~0ULL : (1ULL << (8 * nv)) - 1;
 		size_t n = kvm_host_op_encode(&op, stream + len);
-		CHECK(n == KVM_HOP_FIXED_BYTES + nv, "op %d: %zu bytes", i, n);
+		expect(n == KVM_HOP_FIXED_BYTES + nv, "encoded length", i);
 		struct kvm_host_op back;
-		CHECK(kvm_host_op_decode(stream + len, n, &back) == n, "op %d: decode length", i);
-		CHECK(back.kind == op.kind && back.arg == op.arg && back.delay == op.delay &&
-		      back.value == op.value, "op %d does not round-trip", i);
+		expect(kvm_host_op_decode(stream + len, n, &back) == n, "decoded length", i);
+		expect(back.kind == op.kind && back.arg == op.arg && back.delay == op.delay &&
+		       back.value == op.value, "round trip", i);
 		want[i] = op;
 		len += n;
 	}
@@ -48,9 +46,9 @@ int main(void)
 	for (int i = 0; i < 4096; i++) {
 		struct kvm_host_op back;
 		off += kvm_host_op_decode(stream + off, len - off, &back);
-		CHECK(back.kind == want[i].kind && back.value == want[i].value, "stream op %d", i);
+		expect(back.kind == want[i].kind && back.value == want[i].value, "stream decode", i);
 	}
-	CHECK(off == len, "stream: %zu of %zu bytes", off, len);
+	expect(off == len, "the stream decodes to its end", -1);
 	printf("test_kvm_host_ops_encode: %s\n", failed ? "FAILED" : "ok");
 	return failed != 0;
 }
