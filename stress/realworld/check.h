@@ -49,6 +49,17 @@ struct check_counter {
 };
 #define CHECK_COUNTER(n) { .name = (n) }
 
+/*
+ * A deliberately broken checker (test-only builds): its name, the oracle
+ * it must trip, and what it breaks.  The tests read this table
+ * (pvfuzz-check-inject --injections), so the expectation lives here only.
+ */
+struct check_injection {
+	const char *name;
+	const char *oracle;  /* "a|b": either may fire first; NULL: none may fire */
+	const char *what;
+};
+
 struct checker {
 	const char *name;          /* vdso | perf | tlb */
 	const char *what;          /* one line for --help */
@@ -64,8 +75,8 @@ struct checker {
 	/* Extra lines for the summary, after the counters (may be NULL). */
 	void (*notes)(FILE *f);
 	struct check_counter *counters;  /* NULL-name terminated */
-	/* test-only injected bugs this checker knows, NULL-terminated */
-	const char *const *injections;
+	/* test-only injected bugs this checker knows, {NULL}-terminated */
+	const struct check_injection *injections;
 };
 
 extern const struct checker check_vdso, check_perf, check_tlb;

@@ -61,10 +61,10 @@ static void usage(FILE *f)
 		   "exit status: 0 no finding (skips included), 1 a finding, 2 bad usage\n",
 		CHECK_MAX_THREADS);
 #ifdef PVFUZZ_CHECK_INJECT
-	fprintf(f, "test-only injections (--inject NAME):");
+	fprintf(f, "test-only injections (--inject NAME; pvfuzz-check --injections lists them):");
 	for (int i = 0; checkers[i]; i++)
-		for (int k = 0; checkers[i]->injections && checkers[i]->injections[k]; k++)
-			fprintf(f, " %s", checkers[i]->injections[k]);
+		for (const struct check_injection *j = checkers[i]->injections; j && j->name; j++)
+			fprintf(f, " %s", j->name);
 	fprintf(f, "\n");
 #endif
 }
@@ -234,6 +234,15 @@ int main(int argc, char **argv)
 	bool seeded = false;
 	const char *inject = NULL;
 
+#ifdef PVFUZZ_CHECK_INJECT
+	if (argc == 2 && !strcmp(argv[1], "--injections")) {
+		/* checker, injection, the oracle it must trip ("none": clean) - for the tests */
+		for (int i = 0; checkers[i]; i++)
+			for (const struct check_injection *j = checkers[i]->injections; j && j->name; j++)
+				printf("%s %s %s\n", checkers[i]->name, j->name, j->oracle ? j->oracle : "none");
+		return 0;
+	}
+#endif
 	if (argc >= 2 && !strcmp(argv[1], "counts")) {
 		if (argc != 3)
 			bad_usage("counts takes one FILE");
@@ -308,8 +317,8 @@ int main(int argc, char **argv)
 	if (inject) {
 		bool ok = false;
 		for (int i = 0; i < nrun; i++)
-			for (int k = 0; run[i]->injections && run[i]->injections[k]; k++)
-				ok |= !strcmp(run[i]->injections[k], inject);
+			for (const struct check_injection *j = run[i]->injections; j && j->name; j++)
+				ok |= !strcmp(j->name, inject);
 		if (!ok)
 			bad_usage("--inject: no checker selected knows '%s'", inject);
 		check_set_inject(inject);

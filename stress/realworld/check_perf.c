@@ -62,12 +62,14 @@ static struct check_counter counters[] = {
 };
 enum { N_READS, N_RETRIES, N_MIGRATIONS, N_CROSS, N_PLAUSIBLE, N_UPDATES };
 
-static const char *const injections[] = {
-	"perf_synthetic",      /* a correct synthetic page: no oracle may fire */
-	"perf_reader_no_rem",  /* the reader drops the remainder term: reference */
-	"perf_page_backstep",  /* the synthetic page's time_zero steps back 1 ms: monotonic */
-	"perf_page_offset",    /* the synthetic page's time_zero jumps 50 ms: plausibility */
-	NULL,
+static const struct check_injection injections[] = {
+	{ "perf_synthetic", NULL, "a correct synthetic page: no oracle may fire" },
+	{ "perf_reader_no_rem", "reference", "the reader drops the remainder term of the conversion" },
+	/* the glitch is read after the reader's own later read, or another's: either oracle */
+	{ "perf_page_backstep", "monotonic|linearizable",
+	  "the synthetic page's time_zero is 500 us back for one update in 50" },
+	{ "perf_page_offset", "plausibility", "the synthetic page's time_zero jumps 10 s ahead once" },
+	{ NULL, NULL, NULL },
 };
 
 #define MAX_RETRIES 1000000
@@ -228,11 +230,13 @@ static void *synthetic_writer(void *arg)
 	while (!atomic_load_explicit(&round_over, memory_order_relaxed) && !check_stop()) {
 		total++;
 		updates++;
+		u64 zero = syn_zero;
+		/* a 500 us glitch back for one update in 50: within the plausibility bound */
 		if (check_inject("perf_page_backstep") && total % 50 == 0)
-			syn_zero -= 1000000;
+			zero -= 500000;
 		if (check_inject("perf_page_offset") && total == 20)
-			syn_zero += 50000000;
-		synthetic_publish(syn_zero);
+			syn_zero += 10 * NSEC_PER_SEC;
+		synthetic_publish(check_inject("perf_page_offset") ? syn_zero : zero);
 		struct timespec d = { 0, 100 * 1000 };
 		nanosleep(&d, NULL);
 	}
@@ -405,7 +409,7 @@ static void *reader_main(void *arg)
 		return NULL;
 	}
 	for (u64 i = 1; !check_stop(); i++) {
-		if ((i & 255) == 0 && check_raw_ns() >= r->deadline)
+		if ((i & 63) == 0 && check_raw_ns() >= r->deadline)
 			break;
 		if ((i & 4095) == 0)
 			flush_counts(r);

@@ -65,12 +65,12 @@ static struct check_counter counters[] = {
 };
 enum { N_REVOKE, N_FAULTS, N_DONTNEED, N_IDLE, N_REMAP, N_VMSPLICE, N_ODIRECT, N_PVR, N_EFAULT };
 
-static const char *const injections[] = {
-	"tlb_no_revoke",       /* the "revoking" mprotect keeps the page writable: stale_tlb */
-	"tlb_no_zap",          /* MADV_DONTNEED not issued: fresh_zero */
-	"tlb_dontneed_stale",  /* writers keep an alias of the dropped page: stale_tlb (lost store) */
-	"tlb_stale_gen",       /* generation g's pages carry tag g-2: walker_linearizable */
-	NULL,
+static const struct check_injection injections[] = {
+	{ "tlb_no_revoke", "stale_tlb", "the revoking call is mprotect(PROT_READ|PROT_WRITE)" },
+	{ "tlb_no_zap", "fresh_zero", "MADV_DONTNEED is not issued" },
+	{ "tlb_dontneed_stale", "stale_tlb", "writers keep an alias of the page that is dropped" },
+	{ "tlb_stale_gen", "walker_linearizable", "generation g's pages are tagged g-2" },
+	{ NULL, NULL, NULL },
 };
 
 #define PAGE 4096UL
@@ -137,7 +137,7 @@ static __noinline void store_until_fault(struct writer *w, u64 it, volatile u64 
 		u64 n = atomic_load_explicit(&w->pub, memory_order_relaxed);
 		while (atomic_load_explicit(&iteration, memory_order_relaxed) == it) {
 			n++;
-			*p = n;   /* through the victim alias: may fault */
+			__atomic_store_n(p, n, __ATOMIC_RELAXED); /* through the victim alias: may fault */
 			atomic_store_explicit(&w->pub, n, memory_order_relaxed);
 		}
 		fault_armed = 0;

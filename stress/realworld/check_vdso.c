@@ -86,13 +86,13 @@ static struct check_counter counters[] = {
 enum { N_READS, N_MIGRATIONS, N_CROSS, N_SANDWICH, N_RELATION, N_GETCPU, N_WALL_STEPS, N_AFFINITY,
        N_FREQ, N_CLOCKSOURCE };
 
-static const char *const injections[] = {
-	"vdso_backstep",        /* a thread's MONOTONIC read now and then 2 ms early: monotonic */
-	"vdso_thread_offset",   /* thread k's clocks k ms ahead (per-thread consistent): linearizable */
-	"vdso_sandwich",        /* the sandwiched vDSO read 1 ms late: sandwich */
-	"vdso_boottime_behind", /* BOOTTIME 1 ms behind MONOTONIC in the relation check: clock_relation */
-	"vdso_getcpu_stale",    /* getcpu names the CPU before the migration: getcpu */
-	NULL,
+static const struct check_injection injections[] = {
+	{ "vdso_backstep", "monotonic", "every 64th MONOTONIC read of a thread 1 s early" },
+	{ "vdso_thread_offset", "linearizable", "thread k's clocks k s ahead (consistent within a thread)" },
+	{ "vdso_sandwich", "sandwich", "the sandwiched vDSO read 1 s late" },
+	{ "vdso_boottime_behind", "clock_relation", "BOOTTIME 1 s behind MONOTONIC in the relation check" },
+	{ "vdso_getcpu_stale", "getcpu", "getcpu names the CPU the thread came from" },
+	{ NULL, NULL, NULL },
 };
 
 /* ------------------------------------------------------------ the vDSO -- */
@@ -445,10 +445,11 @@ static void locked_read(struct reader *r, int c)
 	}
 	pthread_mutex_lock(&g->lock);
 	u64 v = vdso_ns(c);
-	if (check_inject("vdso_backstep") && c == C_MONOTONIC && ++r->mono_reads % 4096 == 0)
-		v -= 2000000;
+	/* test-only bugs: big enough to show whatever the machine's load */
+	if (check_inject("vdso_backstep") && c == C_MONOTONIC && ++r->mono_reads % 64 == 0)
+		v -= NSEC_PER_SEC;
 	if (check_inject("vdso_thread_offset"))
-		v += (u64)r->idx * 1000000;
+		v += (u64)r->idx * NSEC_PER_SEC;
 	u64 prev = g->last, gepoch = g->epoch;
 	int pcpu = g->cpu, pthr = g->thread;
 	bool wall_reset = vclocks[c].wall && gepoch != epoch;
@@ -495,7 +496,7 @@ static void sandwich(struct reader *r, int c)
 	u64 v = vdso_ns(c);
 	u64 s2 = sys_ns(c);
 	if (check_inject("vdso_sandwich"))
-		v += 1000000;
+		v += NSEC_PER_SEC;
 	r->n_sandwich++;
 	if (s1 <= v && v <= s2)
 		return;
@@ -526,7 +527,7 @@ static void relations(struct reader *r)
 	if (clock_ok[C_BOOTTIME]) {
 		u64 m = vdso_ns(C_MONOTONIC), b = vdso_ns(C_BOOTTIME);
 		if (check_inject("vdso_boottime_behind"))
-			b -= 1000000;
+			b -= NSEC_PER_SEC;
 		if (b < m) {
 			snprintf(what, sizeof(what), "CLOCK_BOOTTIME %" PRIu64 " read after CLOCK_MONOTONIC %"
 				 PRIu64 " is %" PRIu64 " ns below it", b, m, m - b);
@@ -663,7 +664,7 @@ static void *reader_main(void *arg)
 		i++;
 		if ((i & 4095) == 0)
 			flush_counts(r);
-		if ((i & 255) == 0 && check_raw_ns() >= r->deadline)
+		if ((i & 63) == 0 && check_raw_ns() >= r->deadline)
 			break;
 		if (i % MIGRATE_EVERY == 0)
 			migrate(r);

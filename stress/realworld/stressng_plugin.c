@@ -109,7 +109,15 @@ static void init_once(void)
 	check_on_finding = on_finding;
 	fail_hard = getenv("PVFUZZ_FAIL_HARD") && !strcmp(getenv("PVFUZZ_FAIL_HARD"), "1");
 #ifdef PVFUZZ_CHECK_INJECT
-	check_set_inject(getenv("PVFUZZ_INJECT"));
+	const char *inject = getenv("PVFUZZ_INJECT");
+	bool known = !inject || !*inject;
+	for (int i = 0; checkers[i] && !known; i++)
+		for (const struct check_injection *j = checkers[i]->injections; j && j->name; j++)
+			known |= !strcmp(j->name, inject);
+	if (known)
+		check_set_inject(inject);
+	else
+		fprintf(stderr, "pvfuzz: PVFUZZ_INJECT=%s: no checker knows it; ignored\n", inject);
 #endif
 	map_counts();
 }
