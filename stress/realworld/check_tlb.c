@@ -3,7 +3,8 @@
  * The TLB shootdown checker: does the running kernel (and the hypervisor
  * under it, with its paravirtual flush) take a translation away from every
  * CPU before the syscall that revokes it returns, and does page-table
- * freeing survive concurrent lockless walkers?  Three parts per round:
+ * freeing survive concurrent lockless walkers?  Three parts, rounds
+ * alternating between 1+2 and 3:
  *
  * 1. Revocation (real-world.md 3.3).  One memfd page mapped twice: W, the
  *    victim alias, read-write, and R, the observer alias, read-only; both
@@ -78,7 +79,9 @@ static const struct check_injection injections[] = {
 #define RANGE_PAGES (RANGE / PAGE)
 #define SLOT_WORDS 8               /* a writer's slot: one cache line */
 #define CANARY_OFF (PAGE / 2)      /* DONTNEED: bytes from here on are never rewritten */
-#define LIVE_TIMEOUT_NS (200 * 1000 * 1000ULL)
+/* how long to wait for writers: to the phase's deadline, at least 20 ms, at most 200 ms */
+#define LIVE_MIN_NS (20 * 1000 * 1000ULL)
+#define LIVE_MAX_NS (200 * 1000 * 1000ULL)
 #define MAX_GUP_PAGES 8
 
 enum method { M_MPROTECT_RO, M_MPROTECT_NONE, M_MUNMAP, M_MREMAP, M_DONTNEED, NR_METHODS };
@@ -191,12 +194,21 @@ static inline u64 obs(volatile u64 *page, int w)
 }
 
 /* Every writer stored at least twice into its target this iteration. */
+static u64 phase_deadline;
+
+static u64 live_timeout_ns(void)
+{
+	u64 now = check_raw_ns();
+	u64 left = phase_deadline > now ? phase_deadline - now : 0;
+	return left < LIVE_MIN_NS ? LIVE_MIN_NS : left > LIVE_MAX_NS ? LIVE_MAX_NS : left;
+}
+
 static bool writers_live(const u64 *pub0)
 {
-	u64 t0 = check_raw_ns();
+	u64 t0 = check_raw_ns(), limit = live_timeout_ns();
 	for (int i = 0; i < nr_writers; i++)
 		while (atomic_load_explicit(&writers[i].pub, memory_order_relaxed) < pub0[i] + 2) {
-			if (check_stop() || check_raw_ns() - t0 > LIVE_TIMEOUT_NS)
+			if (check_stop() || check_raw_ns() - t0 > limit)
 				return false;
 			sched_yield();
 		}
@@ -374,7 +386,7 @@ static bool dontneed_once(void)
 		ok = false;
 		goto done;
 	}
-	u64 t0 = check_raw_ns();
+	u64 t0 = check_raw_ns(), limit = live_timeout_ns();
 	for (int i = 0; i < nr_writers && ok; i++) {
 		/*
 		 * A count two past the one seen at the return was stored after
@@ -383,7 +395,7 @@ static bool dontneed_once(void)
 		 * the flush's acknowledgement in the writer's program order.
 		 */
 		while (atomic_load_explicit(&writers[i].pub, memory_order_acquire) < n0[i] + 2)
-			if (check_stop() || check_raw_ns() - t0 > LIVE_TIMEOUT_NS)
+			if (check_stop() || check_raw_ns() - t0 > limit)
 				goto done;
 		u64 in_page = __atomic_load_n((u64 *)(p + (size_t)i * SLOT_WORDS * 8), __ATOMIC_RELAXED);
 		if (in_page >= n0[i] + 2)
@@ -447,25 +459,30 @@ static int make_generation(u64 g)
 /*
  * Replace whatever the range maps by generation g (prepared in next_fd):
  * a PROT_NONE placeholder first, which unmaps the old generation and -
- * nothing else sharing this PMD - frees its page table; then the old
- * generation's memfd is closed (its pages freed unless a walker holds
- * them), g is announced, mapped with MAP_POPULATE (present PTEs for the
- * lockless walkers) and marked done.  False when the kernel refused.
+ * nothing else sharing this PMD - frees its page table; g is announced,
+ * mapped with MAP_POPULATE (present PTEs for the lockless walkers) and
+ * marked done; then the old generation's memfd is closed, which frees its
+ * pages (unless a walker still holds them) for the next generation to
+ * reuse.  False when the kernel refused.
  */
 static bool remap_range(u64 g, int *cur_fd, int next_fd)
 {
 	if (mmap(range, RANGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) ==
-	    MAP_FAILED)
+	    MAP_FAILED) {
+		close(next_fd);
 		return false;
-	if (*cur_fd >= 0)
-		close(*cur_fd);
+	}
+	int old_fd = *cur_fd;
 	*cur_fd = next_fd;
 	atomic_store_explicit(&gen_announced, g, memory_order_release);
-	if (mmap(range, RANGE, PROT_READ, MAP_SHARED | MAP_FIXED | MAP_POPULATE, next_fd, 0) == MAP_FAILED)
-		return false;
-	atomic_store_explicit(&gen_done, g, memory_order_release);
-	check_count(&counters[N_REMAP], 1);
-	return true;
+	bool ok = mmap(range, RANGE, PROT_READ, MAP_SHARED | MAP_FIXED | MAP_POPULATE, next_fd, 0) != MAP_FAILED;
+	if (ok) {
+		atomic_store_explicit(&gen_done, g, memory_order_release);
+		check_count(&counters[N_REMAP], 1);
+	}
+	if (old_fd >= 0)
+		close(old_fd);
+	return ok;
 }
 
 struct walker {
@@ -612,6 +629,7 @@ static void revocation_phase(u64 deadline, int checker_cpu)
 {
 	u64 rs = check_seed(seed, 0x7265766bULL + rounds);
 	int started = 0;
+	phase_deadline = deadline;
 	atomic_store(&phase_over, false);
 	install_fault_handler();
 	for (int i = 0, k = 0; i < nr_writers; i++) {
@@ -644,20 +662,22 @@ static void revocation_phase(u64 deadline, int checker_cpu)
 	restore_fault_handler();
 }
 
+/* Rounds alternate: revocations and DONTNEED, then PMD ranges under walkers. */
 static void *checker_main(void *arg)
 {
 	struct round_arg *ra = arg;
 	check_pin_self(ra->checker_cpu);
-	u64 start = check_raw_ns();
-	revocation_phase(start + ra->round_ns * 3 / 5, ra->checker_cpu);
-	if (!check_stop())
-		gup_phase(start + ra->round_ns);
+	u64 deadline = check_raw_ns() + ra->round_ns;
+	if (rounds % 2 == 0)
+		revocation_phase(deadline, ra->checker_cpu);
+	else
+		gup_phase(deadline);
 	return NULL;
 }
 
 static void tlb_round(u64 round_ns)
 {
-	struct round_arg ra = { round_ns, cpus[rounds % (u64)nr_cpus] };
+	struct round_arg ra = { round_ns, cpus[(rounds / 2) % (u64)nr_cpus] };
 	pthread_t t;
 	if (!check_thread_start(&t, checker_main, &ra))
 		return;
