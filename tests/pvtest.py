@@ -702,6 +702,16 @@ def cmd_check(a):
             # one test, one after the other: both change the machine's clock frequency
             cmd_check_perturb(a, tmp, "run")
             cmd_check_perturb(a, tmp, "signal")
+        elif a.case == "docs":
+            # docs/real-world.md names every injection and every job file there is
+            exe = need_exe(a.check_exe, "pvfuzz-check-inject")
+            with open(os.path.join(SRC, "docs", "real-world.md")) as f:
+                doc = f.read()
+            names = [r[1] for r in check_injections(exe)]
+            names += sorted(j for j in os.listdir(os.path.join(SRC, "stress", "jobs")) if j.endswith(".job"))
+            missing = [n for n in names if "`%s`" % n not in doc]
+            check(not missing, "docs/real-world.md does not mention: %s" % ", ".join(missing))
+            log("docs/real-world.md names all %d injections and job files" % len(names))
         elif a.case == "cli":
             exe = need_exe(a.check_exe, "pvfuzz-check")
             for args in (["nosuch"], ["vdso", "--duration", "0"], ["vdso", "--threads", "0"],
@@ -857,6 +867,7 @@ def realworld_tests(add, add_skip, a):
     add("check.std.perturb", ["check", "--case", "perturb", "--check-exe", std, "--seconds", "3"], lab, 300, 3)
     add("check.std.fallback", ["check", "--case", "fallback", "--check-exe", inj], lab, 300)
     add("check.std.cli", ["check", "--case", "cli", "--check-exe", std], lab + ["cli"], 120)
+    add("check.std.docs", ["check", "--case", "docs", "--check-exe", inj], lab, 120)
     for san, d in (("tsan", a.tsan_dir), ("asan", a.asan_dir)):
         for ch in ("vdso", "tlb"):
             add("check.%s.clean.%s" % (san, ch), ["check", "--case", "clean", "--checker", ch, "--check-exe",
