@@ -702,6 +702,8 @@ def cmd_check(a):
             # one test, one after the other: both change the machine's clock frequency
             cmd_check_perturb(a, tmp, "run")
             cmd_check_perturb(a, tmp, "signal")
+        elif a.case == "wall-step":
+            cmd_check_wall_step(a, tmp)
         elif a.case == "docs":
             # docs/real-world.md names every injection and every job file there is
             exe = need_exe(a.check_exe, "pvfuzz-check-inject")
@@ -770,6 +772,59 @@ def cmd_check_perturb(a, tmp, how):
     log("vdso under clock_adjtime perturbation (%s): clean, %d adjustments, frequency offset %d restored" % (
         "SIGTERM after %ds" % a.seconds if how == "signal" else "%ds" % a.seconds,
         c["freq-adjustments"], f0))
+
+
+def cmd_check_wall_step(a, tmp):
+    """CLOCK_REALTIME stepped back 50 us and forward again, 10 times a second,
+    while the vDSO checker reads: the steps must be excused (the timerfd says
+    the clock was set), never reported.  Net change to the machine's clock: 0."""
+    import ctypes
+    import threading
+    import time
+    exe = need_exe(a.check_exe, "pvfuzz-check")
+    if os.geteuid() != 0:
+        skip("clock_settime(CLOCK_REALTIME) needs CAP_SYS_TIME: not root")
+
+    class Timespec(ctypes.Structure):
+        _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def step(ns):
+        t = Timespec()
+        libc.clock_gettime(0, ctypes.byref(t))
+        v = t.tv_sec * 10**9 + t.tv_nsec + ns
+        t.tv_sec, t.tv_nsec = divmod(v, 10**9)
+        return libc.clock_settime(0, ctypes.byref(t)) == 0
+
+    done = threading.Event()
+    steps = [0]
+
+    def stepper():
+        while not done.is_set():
+            if not step(-50000):
+                return
+            steps[0] += 1
+            time.sleep(0.05)
+            step(50000)
+            time.sleep(0.05)
+
+    th = threading.Thread(target=stepper)
+    th.start()
+    try:
+        rc, out, err = run([exe, "vdso", "--duration", str(a.seconds), "--findings", tmp],
+                           timeout=a.seconds * 10 + 120)
+    finally:
+        done.set()
+        th.join()
+    if check_skipped(out, "vdso"):
+        skip("vdso checker: %s" % check_skipped(out, "vdso"))
+    check(steps[0] > 0, "clock_settime failed: %s" % os.strerror(ctypes.get_errno()))
+    check(rc == 0 and not CHECK_SUMMARY_RE.search(err), "a clock step was reported (exit %d):\n%s" % (
+        rc, err[-2000:]))
+    c = expect_clean_work(out, "vdso")
+    check(c.get("wall-steps-excused", 0) > 0, "%d steps back, none seen and excused (%s)" % (steps[0], c))
+    log("%d CLOCK_REALTIME steps of -50 us: %d excused backwards reads, no finding" % (
+        steps[0], c["wall-steps-excused"]))
 
 
 def cmd_stressng(a):
@@ -865,6 +920,7 @@ def realworld_tests(add, add_skip, a):
     else:
         add_skip("check.std.inject", "%s is not built" % inj, lab)
     add("check.std.perturb", ["check", "--case", "perturb", "--check-exe", std, "--seconds", "3"], lab, 300, 3)
+    add("check.std.wall-step", ["check", "--case", "wall-step", "--check-exe", std, "--seconds", "3"], lab, 300, 3)
     add("check.std.fallback", ["check", "--case", "fallback", "--check-exe", inj], lab, 300)
     add("check.std.cli", ["check", "--case", "cli", "--check-exe", std], lab + ["cli"], 120)
     add("check.std.docs", ["check", "--case", "docs", "--check-exe", inj], lab, 120)
