@@ -127,6 +127,8 @@ extern void (*check_on_finding)(const char *oracle, const char *path, const char
 int check_usable_cpus(int *cpus, int max);
 /* Pin the calling thread to one CPU; true when it now runs there. */
 bool check_pin_self(int cpu);
+/* A random CPU of cpus[0..n) other than cur (n >= 2). */
+int check_other_cpu(const int *cpus, int n, int cur, u64 *rs);
 /* CLOCK_MONOTONIC_RAW by the syscall (never the vDSO): the harness clock. */
 u64 check_raw_ns(void);
 /* splitmix64 seeding, xorshift64* stream */

@@ -55,6 +55,15 @@ bool check_pin_self(int cpu)
 	return sched_setaffinity(0, sizeof(set), &set) == 0;
 }
 
+int check_other_cpu(const int *cpus, int n, int cur, u64 *rs)
+{
+	int at = 0;
+	for (int i = 0; i < n; i++)
+		if (cpus[i] == cur)
+			at = i;
+	return cpus[(at + 1 + (int)(check_rand(rs) % (u64)(n - 1))) % n];
+}
+
 u64 check_raw_ns(void)
 {
 	struct timespec ts;

@@ -386,11 +386,7 @@ static void migrate(struct preader *r)
 {
 	if (nr_cpus < 2)
 		return;
-	int cur = 0;
-	for (int i = 0; i < nr_cpus; i++)
-		if (cpus[i] == r->cpu)
-			cur = i;
-	int to = cpus[(cur + 1 + (int)(check_rand(&r->rs) % (u64)(nr_cpus - 1))) % nr_cpus];
+	int to = check_other_cpu(cpus, nr_cpus, r->cpu, &r->rs);
 	if (check_pin_self(to)) {
 		r->cpu = to;
 		check_count(&counters[N_MIGRATIONS], 1);

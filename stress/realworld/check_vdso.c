@@ -528,6 +528,22 @@ static void relation_fail(struct reader *r, const char *what)
 	oracle_clock_relation(what);
 }
 
+/* A coarse clock, read first, is not ahead of its fine clock (see relations()). */
+static bool coarse_not_ahead(struct reader *r, int coarse, int fine, u64 epoch)
+{
+	char what[256];
+	if (!clock_ok[coarse])
+		return true;
+	u64 c = vdso_ns(coarse), f = vdso_ns(fine);
+	if (c <= f + coarse_slack_ns || (vclocks[coarse].wall && wall_step_excused(epoch)))
+		return true;
+	snprintf(what, sizeof(what), "CLOCK_%s %" PRIu64 " read before CLOCK_%s %" PRIu64 " is %" PRIu64
+		 " ns above it (allowed: %" PRIu64 ")", vclocks[coarse].name, c, vclocks[fine].name, f, c - f,
+		 coarse_slack_ns);
+	relation_fail(r, what);
+	return false;
+}
+
 static void relations(struct reader *r)
 {
 	char what[256];
@@ -554,26 +570,9 @@ static void relations(struct reader *r)
 	 * ADJ_TICK plus ADJ_FREQUENCY), while the coarse clock stays put
 	 * (kernels since 2025 keep it monotonic that way).
 	 */
-	if (clock_ok[C_MONOTONIC_COARSE]) {
-		u64 c = vdso_ns(C_MONOTONIC_COARSE), f = vdso_ns(C_MONOTONIC);
-		if (c > f + coarse_slack_ns) {
-			snprintf(what, sizeof(what), "CLOCK_MONOTONIC_COARSE %" PRIu64 " read before "
-				 "CLOCK_MONOTONIC %" PRIu64 " is %" PRIu64 " ns above it (allowed: %" PRIu64 ")",
-				 c, f, c - f, coarse_slack_ns);
-			relation_fail(r, what);
-			return;
-		}
-	}
-	if (clock_ok[C_REALTIME_COARSE]) {
-		u64 c = vdso_ns(C_REALTIME_COARSE), f = vdso_ns(C_REALTIME);
-		if (c > f + coarse_slack_ns && !wall_step_excused(epoch)) {
-			snprintf(what, sizeof(what), "CLOCK_REALTIME_COARSE %" PRIu64 " read before "
-				 "CLOCK_REALTIME %" PRIu64 " is %" PRIu64 " ns above it (allowed: %" PRIu64 ")",
-				 c, f, c - f, coarse_slack_ns);
-			relation_fail(r, what);
-			return;
-		}
-	}
+	if (!coarse_not_ahead(r, C_MONOTONIC_COARSE, C_MONOTONIC, epoch) ||
+	    !coarse_not_ahead(r, C_REALTIME_COARSE, C_REALTIME, epoch))
+		return;
 	/* TAI = REALTIME + the TAI offset (whole seconds, adjtimex's tai) */
 	if (clock_ok[C_TAI]) {
 		struct timex t1 = { .modes = 0 }, t2 = { .modes = 0 };
@@ -615,11 +614,8 @@ static void relations(struct reader *r)
 /* Move to another CPU, then check that the vDSO's getcpu knows. */
 static void migrate(struct reader *r)
 {
-	int prev = r->cpu, cur = 0;
-	for (int i = 0; i < nr_cpus; i++)
-		if (cpus[i] == r->cpu)
-			cur = i;
-	int to = cpus[(cur + 1 + (int)(check_rand(&r->rs) % (u64)(nr_cpus - 1))) % nr_cpus];
+	int prev = r->cpu;
+	int to = check_other_cpu(cpus, nr_cpus, r->cpu, &r->rs);
 	if (!check_pin_self(to))
 		return;
 	r->cpu = to;
