@@ -714,6 +714,19 @@ def cmd_check(a):
             missing = [n for n in names if "`%s`" % n not in doc]
             check(not missing, "docs/real-world.md does not mention: %s" % ", ".join(missing))
             log("docs/real-world.md names all %d injections and job files" % len(names))
+        elif a.case == "one-cpu":
+            # pinned to one CPU, the cross-CPU checkers say why and skip; exit 0
+            exe = need_exe(a.check_exe, "pvfuzz-check")
+            cpu = sorted(os.sched_getaffinity(0))[0]
+            p = subprocess.run([exe, "vdso", "tlb", "--duration", "1", "--findings", tmp],
+                               preexec_fn=lambda: os.sched_setaffinity(0, {cpu}), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=120)
+            out = p.stdout.decode()
+            for ch in ("vdso", "tlb"):
+                why = check_skipped(out, ch)
+                check(why and "only 1 CPU usable" in why, "%s on one CPU: %s\n%s" % (ch, why, out[-1000:]))
+            check(p.returncode == 0, "exit %d on one CPU, want 0 (a skip is not a failure)" % p.returncode)
+            log("one CPU: vdso and tlb skipped with their reason, exit 0")
         elif a.case == "cli":
             exe = need_exe(a.check_exe, "pvfuzz-check")
             for args in (["nosuch"], ["vdso", "--duration", "0"], ["vdso", "--threads", "0"],
@@ -924,6 +937,7 @@ def realworld_tests(add, add_skip, a):
     add("check.std.fallback", ["check", "--case", "fallback", "--check-exe", inj], lab, 300)
     add("check.std.cli", ["check", "--case", "cli", "--check-exe", std], lab + ["cli"], 120)
     add("check.std.docs", ["check", "--case", "docs", "--check-exe", inj], lab, 120)
+    add("check.std.one-cpu", ["check", "--case", "one-cpu", "--check-exe", std], lab, 120)
     for san, d in (("tsan", a.tsan_dir), ("asan", a.asan_dir)):
         for ch in ("vdso", "tlb"):
             add("check.%s.clean.%s" % (san, ch), ["check", "--case", "clean", "--checker", ch, "--check-exe",
