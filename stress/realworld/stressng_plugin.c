@@ -17,8 +17,10 @@
  * undoing after a kill (no perturbation here: no CAP_SYS_TIME anyway).
  *
  * stress-ng cannot report a plugin's failure, so a finding is written
- * atomically to $PVFUZZ_FINDINGS/<checker>/ (default findings/stress-ng
- * under the working directory) and printed as one greppable line
+ * atomically to <dir>/<checker>/ - <dir> is $PVFUZZ_STRESSNG_DIR (what
+ * ./pvfuzz stress-ng sets), else $PVFUZZ_FINDINGS/stress-ng, else
+ * findings/stress-ng under the working directory - and printed as one
+ * greppable line
  *     pvfuzz: FAIL <oracle> checker=<checker> finding=<path>
  * after its SUMMARY line; `./pvfuzz stress-ng` collects them.  With
  * PVFUZZ_FAIL_HARD=1 the plugin also kills its stressor process with
@@ -92,17 +94,22 @@ static void init_once(void)
 	if (initialised)
 		return;
 	initialised = true;
-	const char *dir = getenv("PVFUZZ_FINDINGS");
-	char def[4096];
-	if (!dir || !*dir) {
-		if (getcwd(def, sizeof(def) - 32)) {
-			strcat(def, "/findings/stress-ng");
-			dir = def;
-		} else {
-			dir = "findings/stress-ng";
-		}
-	}
-	check_set_findings_dir(dir);
+	/*
+	 * $PVFUZZ_STRESSNG_DIR (the wrapper's per-run directory), else
+	 * $PVFUZZ_FINDINGS/stress-ng, else findings/stress-ng here: made absolute
+	 * now, whatever directory a later call runs in.
+	 */
+	const char *dir = getenv("PVFUZZ_STRESSNG_DIR"), *root = getenv("PVFUZZ_FINDINGS");
+	char rel[1024], cwd[2048], abs[3200];
+	if (dir && *dir)
+		snprintf(rel, sizeof(rel), "%s", dir);
+	else
+		snprintf(rel, sizeof(rel), "%.1000s/stress-ng", root && *root ? root : "findings");
+	if (rel[0] != '/' && getcwd(cwd, sizeof(cwd)))
+		snprintf(abs, sizeof(abs), "%s/%s", cwd, rel);
+	else
+		snprintf(abs, sizeof(abs), "%s", rel);
+	check_set_findings_dir(abs);
 	char *argv[] = { (char *)"libpvfuzz-stressng.so (stress-ng plugin)" };
 	check_set_command(1, argv);
 	check_stop_on_finding = false; /* the call goes on; stress-ng decides when to stop */
