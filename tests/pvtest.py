@@ -1062,6 +1062,23 @@ def cmd_check(a):
             cmd_check_perturb(a, tmp, "signal")
         elif a.case == "wall-step":
             cmd_check_wall_step(a, tmp)
+        elif a.case == "complete":
+            # a writer killed between write and rename: a whole temporary file is kept
+            exe = need_exe(a.check_exe, "pvfuzz-check")
+            d = os.path.join(tmp, "run", "vdso")
+            os.makedirs(d)
+            whole = "SUMMARY: pvfuzz: monotonic variant=check-vdso test\nevidence:\n-- end of finding --\n"
+            for name, text in ((".tmp.monotonic-1", whole), (".tmp.sandwich-2", whole[:30]), ("getcpu-3", whole)):
+                with open(os.path.join(d, name), "w") as f:
+                    f.write(text)
+            rc, out, err = run([exe, "findings", os.path.join(tmp, "run")], timeout=60)
+            check(rc == 1, "exit %d, want 1 (findings)" % rc)
+            check(os.path.exists(os.path.join(d, "monotonic-1")) and not os.path.exists(os.path.join(d, ".tmp.monotonic-1")),
+                  "the whole temporary file was not renamed: %s" % os.listdir(d))
+            check("cut short" in out and ".tmp.sandwich-2" in out and "3 finding(s)" in out, out)
+            rc, out, err = run([exe, "findings", os.path.join(tmp, "nothing")], timeout=60)
+            check(rc == 0 and "no finding" in out, "an absent directory: exit %d %s" % (rc, out))
+            log("findings DIR: a whole temporary file renamed, a cut-short one listed, exit 1")
         elif a.case == "docs":
             # docs/real-world.md names every injection and every job file there is
             exe = need_exe(a.check_exe, "pvfuzz-check-inject")
@@ -1241,6 +1258,33 @@ def cmd_stressng(a):
             check(files, "no finding file under %s" % tmp)
             check("finding(s) under" in out and os.path.basename(files[0]) in out, "findings not listed:\n" + out[-2000:])
             log("test-only %s in the plugin: %d finding(s) reported, exit 1" % (a.inject, len(files)))
+        elif a.case == "signal":
+            # SIGTERM to the launcher mid-run, after the plugin saved a finding: stress-ng
+            # is stopped and waited for, and the finding is still reported (exit 1)
+            import signal
+            import time
+            so = need_exe(a.plugin, "libpvfuzz-stressng-inject.so")
+            env = dict(os.environ, PVFUZZ_FINDINGS=tmp, PVFUZZ_STRESSNG_PLUGIN=so, PVFUZZ_INJECT="vdso_backstep")
+            p = subprocess.Popen([launcher, "stress-ng", "pvfuzz.job", "-t", "300"], env=env,
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            t0 = time.time()
+            while not finding_files(tmp) and time.time() - t0 < 120 and p.poll() is None:
+                time.sleep(0.2)
+            got = bool(finding_files(tmp))
+            p.send_signal(signal.SIGTERM)
+            try:
+                o, e = p.communicate(timeout=120)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                raise Fail("the launcher did not end within 120 s of SIGTERM")
+            out = o.decode()
+            check(got, "no finding within 120 s:\n%s" % e.decode()[-1500:])
+            check(p.returncode == 1, "exit %d after SIGTERM with a finding, want 1" % p.returncode)
+            # (the plugin's counts may be empty: calls killed mid-flight add none)
+            check("finding(s) under" in out, "no report after SIGTERM:\n%s\n%s" % (
+                out[-1500:], e.decode()[-1500:]))
+            log("SIGTERM after a plugin finding: stress-ng stopped, the finding listed, exit 1 (%.1f s)" % (
+                time.time() - t0))
         elif a.case == "fail-hard":
             inj_so = need_exe(a.plugin, "libpvfuzz-stressng-inject.so")
             rc, out, err = run(["stress-ng", "--plugin", "1", "--plugin-so", os.path.abspath(inj_so),
@@ -1295,6 +1339,7 @@ def realworld_tests(add, add_skip, a):
     add("check.std.fallback", ["check", "--case", "fallback", "--check-exe", inj], lab, 300)
     add("check.std.cli", ["check", "--case", "cli", "--check-exe", std], lab + ["cli"], 120)
     add("check.std.docs", ["check", "--case", "docs", "--check-exe", inj], lab, 120)
+    add("check.std.complete", ["check", "--case", "complete", "--check-exe", std], lab, 120)
     add("check.std.one-cpu", ["check", "--case", "one-cpu", "--check-exe", std], lab, 120)
     for san, d in (("tsan", a.tsan_dir), ("asan", a.asan_dir)):
         for ch in ("vdso", "tlb"):
@@ -1305,6 +1350,7 @@ def realworld_tests(add, add_skip, a):
     add("stressng.clean", ["stressng", "--case", "clean", "--plugin", so, "--seconds", "8"], lab, 600, 5)
     add("stressng.inject.vdso_backstep", ["stressng", "--case", "inject", "--inject", "vdso_backstep",
         "--plugin", inj_so, "--check-exe", inj, "--seconds", "5"], lab, 600, 5)
+    add("stressng.signal", ["stressng", "--case", "signal", "--plugin", inj_so], lab, 600, 5)
     add("stressng.fail-hard", ["stressng", "--case", "fail-hard", "--plugin", inj_so, "--seconds", "5"], lab, 300, 3)
     add("stressng.jobs", ["stressng", "--case", "jobs", "--plugin", so], lab, 300)
 

@@ -104,6 +104,8 @@ static inline void check_count(struct check_counter *c, u64 n)
  * directory is created when the first finding is written.
  */
 void check_set_findings_dir(const char *dir);
+/* The last line of every finding file: a temporary file that has it is whole. */
+#define CHECK_FINDING_END "-- end of finding --"
 /* The checker running now (labels SUMMARY lines and picks the directory). */
 void check_set_current(const struct checker *c);
 /* The command line, recorded in every finding. */

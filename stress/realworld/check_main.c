@@ -8,7 +8,8 @@
  *   exit 2  bad usage (one line on stderr)
  *
  * `pvfuzz-check counts FILE` prints the counters the stress-ng plugin
- * left in FILE ($PVFUZZ_COUNTS of a run).
+ * left in FILE ($PVFUZZ_COUNTS of a run); `pvfuzz-check findings DIR`
+ * lists (and completes) the findings a run left under DIR.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -21,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <ftw.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,7 +45,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: pvfuzz-check [vdso|perf|tlb|all]... [--duration S] [--threads N] [--perturb]\n"
 		   "                    [--perturb-clocksource] [--findings DIR] [--seed N]%s\n"
-		   "       pvfuzz-check counts FILE\n"
+		   "       pvfuzz-check counts FILE | findings DIR\n"
 		   "checkers (default: all, one after another):\n",
 #ifdef PVFUZZ_CHECK_INJECT
 		"\n                    [--inject NAME]"
@@ -167,6 +170,94 @@ static int cmd_counts(const char *path)
 	return 0;
 }
 
+/* ------------------------------------------------- a run's findings -- */
+
+/*
+ * pvfuzz-check findings DIR: every finding under DIR, one path and its
+ * SUMMARY line each.  A temporary file that ends in CHECK_FINDING_END was
+ * whole when its writer died before the rename (a stress-ng plugin process
+ * killed at the timeout): it is renamed now.  One without the marker was
+ * cut short and is listed as such.  Exit 1 when there is any finding.
+ */
+static char **found;
+static int nr_found, nr_partial;
+
+static bool ends_with_marker(const char *path)
+{
+	char buf[64];
+	FILE *f = fopen(path, "r");
+	bool ok = false;
+	if (!f)
+		return false;
+	if (fseek(f, -(long)(sizeof(CHECK_FINDING_END)), SEEK_END) == 0 && fgets(buf, sizeof(buf), f))
+		ok = !strncmp(buf, CHECK_FINDING_END "\n", sizeof(buf));
+	fclose(f);
+	return ok;
+}
+
+static int visit(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	if (type != FTW_F)
+		return 0;
+	const char *base = path + ftw->base;
+	char *keep = strdup(path);
+	if (!strncmp(base, ".tmp.", 5)) {
+		char dst[PATH_MAX];
+		snprintf(dst, sizeof(dst), "%.*s%s", ftw->base, path, base + 5);
+		if (ends_with_marker(path) && rename(path, dst) == 0) {
+			printf("pvfuzz: completed the save of %s (its writer was killed before the rename)\n", dst);
+			free(keep);
+			keep = strdup(dst);
+		} else {
+			printf("pvfuzz: a finding was cut short while being written (its SUMMARY line went to "
+			       "stderr): %s\n", path);
+			nr_partial++;
+		}
+	}
+	char **grown = realloc(found, sizeof(*found) * (size_t)(nr_found + 1));
+	if (!grown || !keep)
+		return -1;
+	found = grown;
+	found[nr_found++] = keep;
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int cmd_findings(const char *dir)
+{
+	struct stat st;
+	if (stat(dir, &st) != 0) {
+		printf("pvfuzz: no finding under %s\n", dir);
+		return 0;
+	}
+	if (nftw(dir, visit, 16, FTW_PHYS) != 0) {
+		fprintf(stderr, "pvfuzz-check: findings: cannot read %s: %s\n", dir, strerror(errno));
+		return 2;
+	}
+	if (!nr_found) {
+		printf("pvfuzz: no finding under %s\n", dir);
+		return 0;
+	}
+	qsort(found, (size_t)nr_found, sizeof(*found), cmp_str);
+	printf("pvfuzz: %d finding(s) under %s/:\n", nr_found, dir);
+	for (int i = 0; i < nr_found; i++) {
+		char line[1024] = "";
+		FILE *f = fopen(found[i], "r");
+		if (f) {
+			if (!fgets(line, sizeof(line), f))
+				line[0] = 0;
+			fclose(f);
+		}
+		printf("  %s\n    %s%s", found[i], line, strchr(line, '\n') ? "" : "\n");
+	}
+	return 1;
+}
+
 /* --------------------------------------------------------------- main -- */
 
 static bool tty;
@@ -247,6 +338,11 @@ int main(int argc, char **argv)
 		if (argc != 3)
 			bad_usage("counts takes one FILE");
 		return cmd_counts(argv[2]);
+	}
+	if (argc >= 2 && !strcmp(argv[1], "findings")) {
+		if (argc != 3)
+			bad_usage("findings takes one DIR");
+		return cmd_findings(argv[2]);
 	}
 	for (int i = 1; i < argc; i++) {
 		char *a = argv[i], *val = NULL;

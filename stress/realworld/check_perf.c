@@ -505,7 +505,7 @@ static bool perf_setup(const struct check_opts *o, char *why, size_t n)
 	const char *unavailable = reason[0] ? reason : NULL;
 
 	use_synthetic = false;
-	if (injected_page() || (unavailable && check_inject_name())) {
+	if (injected_page() || (unavailable && check_inject("perf_reader_no_rem"))) {
 		/* test-only: the oracles against a page of our own */
 		if (!synthetic) {
 			synthetic = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE,

@@ -10,7 +10,8 @@
  *
  * The file is written atomically (a temporary name in the same directory,
  * fsync, rename, fsync of the directory), so a reader never sees half a
- * finding and a crash leaves either nothing or the whole file.  When the
+ * finding; its last line is CHECK_FINDING_END, so a temporary file left by
+ * a SIGKILL between write and rename can be told whole and kept.  When the
  * directory cannot be written (read-only, full, not a directory) the
  * finding goes to ${TMPDIR:-/tmp}/pvfuzz-findings/ instead, and when that
  * fails too its whole text goes to stderr: a finding is never dropped.
@@ -23,6 +24,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,8 +254,24 @@ void pv_oracle_fail(const char *oracle, const char *fmt, ...)
 	if (len < sizeof(text))
 		len += (size_t)snprintf(text + len, sizeof(text) - len, "evidence:\n%s",
 					evidence_len ? evidence : "  (none recorded)\n");
+	if (len >= sizeof(text) - sizeof(CHECK_FINDING_END) - 1)
+		len = sizeof(text) - sizeof(CHECK_FINDING_END) - 1;
+	snprintf(text + len, sizeof(text) - len, "%s\n", CHECK_FINDING_END);
 	check_evidence_clear();
 
+	/* the line first: whatever happens to the file, the finding is on stderr */
+	fflush(stdout);
+	fprintf(stderr, "%s\n", summary);
+
+	/*
+	 * No catchable signal while the file is written (a stress-ng plugin is
+	 * sent SIGTERM at its timeout); a SIGKILL can still leave the complete
+	 * temporary file, which ./pvfuzz stress-ng renames (the end marker says
+	 * it is whole).
+	 */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
 	char dir[PATH_MAX + 64], path[PATH_MAX + 256], err[PATH_MAX + 256], err2[PATH_MAX + 256];
 	bool saved;
 	snprintf(dir, sizeof(dir), "%s/%s", findings_dir, cname);
@@ -265,13 +283,12 @@ void pv_oracle_fail(const char *oracle, const char *fmt, ...)
 		fprintf(stderr, "pvfuzz: %s; %s\n", err, saved ? "saved in the fallback directory" : err2);
 	}
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fflush(stdout);
-	fprintf(stderr, "%s\n", summary);
 	if (saved)
 		fprintf(stderr, "pvfuzz: FAIL %s checker=%s finding=%s\n", oracle, cname, path);
 	else
 		fprintf(stderr, "pvfuzz: FAIL %s checker=%s finding NOT saved; its text:\n%s", oracle,
 			cname, text);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (check_on_finding)
 		check_on_finding(oracle, saved ? path : NULL, summary);
 	pthread_mutex_unlock(&report_lock);
