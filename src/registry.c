@@ -71,13 +71,14 @@ const struct pv_variant *pv_variant_mainline(enum pv_protocol p, enum pv_role r)
 
 const char *pv_protocol_name(enum pv_protocol p)
 {
-	static const char *const n[] = { "pvclock", "hv_tscpage", "clock_math", "tlb" };
+	static const char *const n[] = { "pvclock", "hv_tscpage", "clock_math", "tlb", "kvm_tsc",
+					       "nested" };
 	return p < PV_NR_PROTOCOLS ? n[p] : "?";
 }
 
 const char *pv_role_name(enum pv_role r)
 {
-	static const char *const n[] = { "reader", "writer", "flush", "free", "walker" };
+	static const char *const n[] = { "reader", "writer", "flush", "free", "walker", "host" };
 	return r < PV_NR_ROLES ? n[r] : "?";
 }
 

@@ -115,6 +115,12 @@ static u64 forward(const volatile void *p, unsigned size, u64 v)
 	return v;
 }
 
+u64 sim_peek(const volatile void *p, unsigned size)
+{
+	u64 v = mem_read(p, size);
+	return g_sim.cur < 0 ? v : forward(p, size, v);
+}
+
 static void op_seen(struct sim_fiber *f, const volatile void *p, unsigned size, u64 v)
 {
 	int i;

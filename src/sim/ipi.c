@@ -93,6 +93,9 @@ void sim_ipi_poll(void)
 		sim_trace(SIM_OP_EVENT, NULL, "ipi-ack", (u64)f->cpu);
 		handled = true;
 	}
+	/* in guest mode the interrupt was a VM exit: the host runs first */
+	if (handled)
+		sim_task_interrupted();
 	/*
 	 * Returning from an interrupt is a preemption point: the interrupted
 	 * task gives way (a PCT demotion), so the sender, which saw its ack,
