@@ -79,14 +79,6 @@ struct cpu_tsc_vars {
 	u64 last_ref;         /* the patch: reference TSC when evicted */
 };
 
-/* A two-CPU rendezvous that measures a CPU against the base CPU. */
-struct kvm_tsc_sync {
-	atomic_t arrived;
-	u64 ref;   /* the base's reference TSC, published to the slave */
-	int go;
-	atomic_t done;
-};
-
 struct kvm_tsc_writer_ops;
 
 struct kvm_tsc_host {
@@ -105,9 +97,8 @@ struct kvm_tsc_host {
 	u32 ref_tsc_khz;
 	int kvm_tsc_lock;                    /* spinlock */
 	int resync_lock;                     /* mutex */
-	int sync_lock;                       /* spinlock: one rendezvous at a time */
+	int sync_lock;                       /* spinlock: one measurement at a time */
 	int work_scheduled;
-	struct kvm_tsc_sync sync;
 
 	/* ---- the world (host kernel services; scheduling points in the sim) ---- */
 	u64 (*host_ns)(struct kvm_tsc_host *h);                /* get_kvmclock_base_ns() */
@@ -118,9 +109,17 @@ struct kvm_tsc_host {
 	void (*schedule_work)(struct kvm_tsc_host *h, void (*fn)(struct kvm_tsc_host *h));
 	/* work_on_cpu(): fn runs in process context on cpu; the caller waits */
 	long (*work_on_cpu)(struct kvm_tsc_host *h, int cpu, long (*fn)(struct kvm_tsc_host *h));
+	/* in_interrupt(): the caller runs in hard-IRQ context (an IPI handler) */
+	bool (*in_interrupt)(struct kvm_tsc_host *h);
 	/* get_online_cpus()/put_online_cpus(): no hotplug in between */
 	void (*get_online_cpus)(struct kvm_tsc_host *h);
 	void (*put_online_cpus)(struct kvm_tsc_host *h);
+	/*
+	 * The 2009 series' measurement of this CPU against a base CPU: the
+	 * base's reference TSC and this CPU's TSC at one instant (its
+	 * rendezvous code is not in any stored source; modelled as exact).
+	 */
+	void (*measure_base)(struct kvm_tsc_host *h, int base, u64 *base_ref, u64 *tsc);
 	/* ground truth: a reference TSC a design hands out (2009 RFC) */
 	void (*ref_tsc_seen)(struct kvm_tsc_host *h, int cpu, u64 ref);
 	void *world;

@@ -49,6 +49,7 @@
 #define MAX_OPS 8
 #define MAX_WORK 8
 #define NR_POLICY 2
+#define MAX_REFS 64
 
 enum op_kind { OP_FREQ_A, OP_FREQ_B, OP_DOWN, OP_UP };
 
@@ -88,9 +89,8 @@ struct kvm_tsc_world {
 	/* oracle state */
 	u64 last_val[KVM_TSC_MAX_CPUS];
 	bool have_last[KVM_TSC_MAX_CPUS];
-	u64 ref_last[KVM_TSC_MAX_CPUS];
-	bool have_ref[KVM_TSC_MAX_CPUS];
-	u64 ref_hi;
+	struct ref_sample { u64 ref, at; int cpu; } refs[MAX_REFS];
+	int nref;
 	u32 ngen[KVM_TSC_MAX_CPUS];
 };
 
@@ -124,6 +124,27 @@ static void w_host_tsc_and_ns(struct kvm_tsc_host *h, u64 *tsc, u64 *ns)
 static u32 w_cpufreq_quick_get(struct kvm_tsc_host *h, int cpu)
 {
 	return khz_of_rate(sim_cpu_tsc_rate(cpu));
+}
+
+static void w_measure_base(struct kvm_tsc_host *h, int base, u64 *base_ref, u64 *tsc)
+{
+	const struct cpu_tsc_vars *b = &h->tsc_vars[base];
+
+	/* the base's half runs in an interrupt there: once the base can take one */
+	do
+		sim_yield("rendezvous with the base CPU");
+	while (base != smp_processor_id() && !sim_cpu_irqs_on(base));
+	u64 bt = sim_cpu_tsc(base) - sim_peek(&b->tsc_measure_base, 8);
+	u32 mult = (u32)sim_peek(&b->tsc_multiplier, 4);
+	s8 shift = (s8)sim_peek(&b->tsc_shift, 1);
+	*base_ref = sim_peek(&b->tsc_offset, 8) + pvclock_scale_delta(bt, mult, shift);
+	*tsc = sim_cpu_tsc(smp_processor_id());
+	sim_note("measured against the base: reference", *base_ref);
+}
+
+static bool w_in_interrupt(struct kvm_tsc_host *h)
+{
+	return sim_in_ipi();
 }
 
 static void w_get_online_cpus(struct kvm_tsc_host *h)
@@ -180,23 +201,57 @@ static long w_work_on_cpu(struct kvm_tsc_host *h, int cpu, long (*fn)(struct kvm
 	return r;
 }
 
+/*
+ * The reference TSC a design hands out (the RFC's own contract, "singing in
+ * unison"), judged on synchronised CPUs only: it is scaled for the CPU's
+ * actual TSC rate, and ordered by the instants the TSCs were read - per CPU
+ * never backwards, across CPUs within the synchronisation error.
+ */
 static void w_ref_tsc_seen(struct kvm_tsc_host *h, int cpu, u64 ref)
 {
-	u64 step = sim_step();
-	/* the reference runs at ref_tsc_khz from SIM_TSC_BASE at step 0 */
-	u64 want = SIM_TSC_BASE + step * (u64)h->ref_tsc_khz * SIM_NS_PER_STEP / 1000000ULL;
-	u64 slack = 32ULL * h->ref_tsc_khz * SIM_NS_PER_STEP / 1000000ULL; /* 32 steps */
+	const struct cpu_tsc_vars *cv = &h->tsc_vars[cpu];
+	u64 at = sim_last_tsc_step();
+	u64 per_step = (u64)h->ref_tsc_khz * SIM_NS_PER_STEP / 1000000ULL;
+	u64 slack = 2 * per_step; /* the measurement is exact; rounding only */
+	char what[200];
 
-	if (W.have_ref[cpu] && ref < W.ref_last[cpu])
-		oracle_monotonic(cpu, W.ref_last[cpu], ref);
-	if (ref + slack < W.ref_hi)
-		oracle_linearizable(cpu, W.ref_hi, ref);
-	if (ref > want + slack || ref + 16 * slack < want)
-		oracle_plausibility(cpu, ref, want - 16 * slack, want + slack);
-	W.ref_last[cpu] = ref;
-	W.have_ref[cpu] = true;
-	if (ref > W.ref_hi)
-		W.ref_hi = ref;
+	if (!sim_peek(&cv->tsc_synchronized.counter, sizeof(int)))
+		return;
+	/* mult * 2^shift / 2^32 reference ticks per hardware tick, times its rate */
+	u32 mult = (u32)sim_peek(&cv->tsc_multiplier, 4);
+	s8 shift = (s8)sim_peek(&cv->tsc_shift, 1);
+	u32 rate = sim_cpu_tsc_rate(cpu);
+	if (shift <= 31 && shift >= -31) {
+		unsigned __int128 got = (unsigned __int128)mult * rate, want = (unsigned __int128)per_step << 32;
+		if (shift >= 0)
+			got <<= shift;
+		else
+			want <<= -shift;
+		if (got * 10000 > want * 10001 || got * 10001 < want * 10000) {
+			snprintf(what, sizeof(what), "synchronised CPU %d scales its TSC (%u ticks/step) by "
+				 "%#x >> %d: its reference runs at %llu ticks/step, not %llu", cpu, rate, mult,
+				 32 - shift, (unsigned long long)(got >> 32), (unsigned long long)per_step);
+			oracle_rate(what);
+		}
+	}
+	for (int i = 0; i < W.nref; i++) {
+		const struct ref_sample *o = &W.refs[i];
+		if (o->at >= at)
+			continue; /* not read before this one */
+		if (o->cpu == cpu && ref < o->ref)
+			oracle_monotonic(cpu, o->ref, ref);
+		if (ref + slack < o->ref) {
+			snprintf(what, sizeof(what), "reference TSC %llu on CPU %d read at step %llu, but CPU %d "
+				 "read %llu at step %llu", (unsigned long long)ref, cpu, (unsigned long long)at,
+				 o->cpu, (unsigned long long)o->ref, (unsigned long long)o->at);
+			sim_note(what, 0);
+			oracle_linearizable(cpu, o->ref, ref);
+		}
+	}
+	struct ref_sample *n = &W.refs[W.nref < MAX_REFS ? W.nref++ : (int)(at % MAX_REFS)];
+	n->ref = ref;
+	n->at = at;
+	n->cpu = cpu;
 }
 
 static void w_publish(struct kvm_clock_host *ch, int v, const struct pvclock_vcpu_time_info *rec)
@@ -491,11 +546,11 @@ static void cpu_down(int cpu)
 
 	if (cpu == 0 || !cpu_online(h, cpu))
 		return;
-	cpus_write_lock();
 	/* cpufreq_offline(): no new transition, wait for the one under way */
-	WRITE_ONCE(W.sh->going_down[cpu], 1);
+	(void)xchg(&W.sh->going_down[cpu], 1);
 	while (READ_ONCE(W.sh->in_transition[cpu]))
 		cond_resched();
+	cpus_write_lock();
 	sim_note("hotplug: cpu down", (u64)cpu);
 	sim_move_task(sim_self(), cpu);
 	sim_yield("cpuhp thread on the dying CPU");
@@ -730,6 +785,8 @@ void kvm_tsc_scenario_run(const struct kvm_tsc_reader_ops *gops, const struct kv
 	h->cpufreq_quick_get = w_cpufreq_quick_get;
 	h->schedule_work = w_schedule_work;
 	h->work_on_cpu = w_work_on_cpu;
+	h->in_interrupt = w_in_interrupt;
+	h->measure_base = w_measure_base;
 	h->get_online_cpus = w_get_online_cpus;
 	h->put_online_cpus = w_put_online_cpus;
 	h->ref_tsc_seen = w_ref_tsc_seen;

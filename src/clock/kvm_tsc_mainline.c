@@ -16,17 +16,20 @@
 int smp_call_function_single(struct kvm_tsc_host *h, int cpu, smp_call_func_t func, void *info, bool wait)
 {
 	unsigned long flags;
+	int err = 0;
 
-	if (!cpu_online(h, cpu))
-		return -6; /* -ENXIO */
-	if (cpu == smp_processor_id()) {
+	preempt_disable(); /* get_cpu(): no migration between the test and the send */
+	if (!cpu_online(h, cpu)) {
+		err = -6; /* -ENXIO */
+	} else if (cpu == smp_processor_id()) {
 		local_irq_save(flags);
 		func(info);
 		local_irq_restore(flags);
-		return 0;
+	} else {
+		smp_call_function_many(1ULL << cpu, func, info, wait);
 	}
-	smp_call_function_many(1ULL << cpu, func, info, wait);
-	return 0;
+	preempt_enable();
+	return err;
 }
 
 void on_each_cpu(struct kvm_tsc_host *h, smp_call_func_t func, void *info, bool wait)
@@ -233,12 +236,13 @@ bool kvm_tsc_vcpu_enter(struct kvm_tsc_host *h, int v)
 	unsigned long flags;
 
 	kvm_tsc_vcpu_load(h, v);
+	/* a design that holds vCPUs out (2009: an unsynchronised CPU) waits first */
+	if (!h->ops->vcpu_can_enter(h, v))
+		return false;
 	if (kvm_check_request(KVM_REQ_CLOCK_UPDATE, vcpu)) {
 		if (h->ops->guest_time_update(h, v))
 			return false;
 	}
-	if (!h->ops->vcpu_can_enter(h, v))
-		return false;
 
 	local_irq_save(flags);
 	WRITE_ONCE(vcpu->mode, IN_GUEST_MODE);

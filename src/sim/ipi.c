@@ -86,6 +86,13 @@ void sim_ipi_poll(void)
 		f->in_ipi = true;
 		sim_trace(SIM_OP_EVENT, NULL, "ipi-handle", (u64)f->cpu);
 		ipi.func(ipi.info);
+		/*
+		 * The ack (csd unlock) queues behind the handler's stores, and
+		 * the return from the interrupt serialises: the sender never
+		 * sees the ack before what the handler wrote.
+		 */
+		sim_commit_plain(f);
+		sim_sb_drain(f->cpu, SIM_SB_SIZE);
 		if (ipi.pending)
 			(*ipi.pending)--;
 		f->in_ipi = false;

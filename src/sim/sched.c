@@ -385,6 +385,14 @@ int sim_task_cpu(int fiber)
 	return fiber >= 0 && fiber < g_sim.nf ? g_sim.f[fiber].cpu : -1;
 }
 
+bool sim_cpu_irqs_on(int cpu)
+{
+	for (int i = 0; i < g_sim.nf; i++)
+		if (g_sim.f[i].cpu == cpu && !g_sim.f[i].done && (g_sim.f[i].irq_off || g_sim.f[i].in_ipi))
+			return false;
+	return true;
+}
+
 bool sim_cpu_quiescent(int cpu)
 {
 	for (int i = 0; i < g_sim.nf; i++)

@@ -140,6 +140,8 @@ void sim_move_task(int fiber, int cpu);
 void sim_hold_cpu(bool hold);
 /* The CPU a task is on (fiber ids as sim_spawn returned them). */
 int sim_task_cpu(int fiber);
+/* cpu can take an interrupt now: no task of it has IRQs off or is in a handler. */
+bool sim_cpu_irqs_on(int cpu);
 /* No task of cpu is inside a preempt-disabled, IRQ-off or IPI section. */
 bool sim_cpu_quiescent(int cpu);
 /*
@@ -165,6 +167,8 @@ bool sim_op_seen_at(const volatile void *p, unsigned size, u64 *v, u64 *step);
  * looking at protocol state.
  */
 u64 sim_peek(const volatile void *p, unsigned size);
+/* The step at which the current task last read its TSC. */
+u64 sim_last_tsc_step(void);
 /* The TSC values the current op read, oldest first. */
 int sim_op_tscs(const u64 **tscs);
 int sim_nr_cpus(void);
