@@ -11,7 +11,7 @@
  * runs while another is inside an atomic section there).
  *
  * Input head (front), each byte defaulting when the input runs out:
- *   mode      sim mode bits (sim.h)
+ *   mode      sim mode bits (sim.h); HOIST is ignored (see below)
  *   shape     CPUs 2-4 | kvmclock reads per vCPU 1-4 | guest CPU ids: possible CPUs
  *             (4, 64, 65, 128, 256) and kvmclock vsyscall on/off
  *   ops       host operations 0-8
@@ -737,6 +737,13 @@ void kvm_tsc_scenario_run(const struct kvm_tsc_reader_ops *gops, const struct kv
 	if (cfg.mode & SIM_MODE_SKEW)
 		for (int c = 0; c < SIM_MAX_CPUS; c++)
 			cfg.tsc_skew[c] = (s64)(s8)fdp_u8(in, 0) * 4096;
+	/*
+	 * The host paths read the TSC with plain rdtsc(); the simulator's
+	 * hoisting (before the oldest of four loads since the last ordering
+	 * point, however long ago) would move it across whole host-kernel
+	 * functions, which no CPU's reorder window spans.
+	 */
+	cfg.mode &= (u8)~SIM_MODE_HOIST;
 	cfg.cpu_exclusive = true;
 	cfg.on_event = on_event;
 	cfg.on_task_interrupted = on_task_interrupted;

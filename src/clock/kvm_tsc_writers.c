@@ -24,7 +24,7 @@ static const struct kvm_tsc_writer_ops kvm_tsc_notifier_inverted_ops = {
 
 KVM_TSC_WRITER(kvm_tsc_notifier_inverted, kvm_tsc_notifier_inverted_ops,
 	.bug = "CLK-18",
-	.expect = "rate|continuity|monotonic",
+	.expect = "rate|monotonic|plausibility",
 	.scenario = "an upscale: the TSC speeds up at the hardware change while vCPUs keep the old "
 		    "kvmclock until POSTCHANGE; guest time runs fast, then the re-anchor steps it back",
 	.history = "kvmclock_cpufreq_notifier() with the PRECHANGE/POSTCHANGE filter the wrong way "
@@ -66,7 +66,7 @@ static const struct kvm_tsc_writer_ops kvm_tsc_notifier_no_kick_ops = {
 
 KVM_TSC_WRITER(kvm_tsc_notifier_no_kick, kvm_tsc_notifier_no_kick_ops,
 	.bug = "CLK-18",
-	.expect = "rate|continuity|monotonic",
+	.expect = "rate|monotonic|plausibility",
 	.scenario = "an upscale while the vCPU on that CPU is in guest mode: the kHz IPI makes it "
 		    "exit before the request is set, it re-enters with the old kvmclock and stays "
 		    "there while the TSC speeds up",

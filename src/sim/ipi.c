@@ -83,6 +83,7 @@ void sim_ipi_poll(void)
 		g_sim.nipi--;
 		f->irq_off = 1;
 		f->in_ipi = true;
+		f->nhoist = 0; /* taking an interrupt serialises: no RDTSC runs ahead of it */
 		sim_trace(SIM_OP_EVENT, NULL, "ipi-handle", (u64)f->cpu);
 		ipi.func(ipi.info);
 		/*

@@ -512,7 +512,8 @@ void sim_task_interrupted(void)
 	if (!g_sim.cfg.on_task_interrupted)
 		return;
 	f->moved = true;
-	while (f->moved && !f->in_hook) {
+	/* not inside an interrupt handler or an IRQ-off section: later, on the way out */
+	while (f->moved && !f->in_hook && !f->in_ipi && !f->irq_off) {
 		f->moved = false;
 		f->in_hook = true;
 		g_sim.cfg.on_task_interrupted(g_sim.cfg.ctx, f->cpu);
