@@ -70,6 +70,14 @@ void oracle_fallback(const char *what);
 void oracle_writer_discipline(const char *what);
 void oracle_notification(const char *what);
 
+/* ---- TSC frequency, hotplug, nesting (src/oracle/tsc_oracles.c) ---- */
+/* CO12: a read used parameters made for a slower TSC than the one it read */
+void oracle_rate(const char *what);
+/* a guest CPU has no kvmclock record of its own (CLK-21) */
+void oracle_layout(const char *what);
+/* code under test broke a kernel context rule (sleeping or returning atomic) */
+void oracle_kernel_discipline(const char *what);
+
 /* ---- TLB flush / page-table freeing (src/oracle/tlb_oracles.c) ---- */
 void oracle_table_uaf(const char *what);
 void oracle_stale_tlb(const char *what);

@@ -83,8 +83,16 @@ void sim_ipi_poll(void)
 		g_sim.nipi--;
 		f->irq_off = 1;
 		f->in_ipi = true;
+		f->nhoist = 0; /* taking an interrupt serialises: no RDTSC runs ahead of it */
 		sim_trace(SIM_OP_EVENT, NULL, "ipi-handle", (u64)f->cpu);
 		ipi.func(ipi.info);
+		/*
+		 * The ack (csd unlock) queues behind the handler's stores, and
+		 * the return from the interrupt serialises: the sender never
+		 * sees the ack before what the handler wrote.
+		 */
+		sim_commit_plain(f);
+		sim_sb_drain(f->cpu, SIM_SB_SIZE);
 		if (ipi.pending)
 			(*ipi.pending)--;
 		f->in_ipi = false;
@@ -92,6 +100,9 @@ void sim_ipi_poll(void)
 		sim_trace(SIM_OP_EVENT, NULL, "ipi-ack", (u64)f->cpu);
 		handled = true;
 	}
+	/* in guest mode the interrupt was a VM exit: the host runs first */
+	if (handled)
+		sim_task_interrupted();
 	/*
 	 * Returning from an interrupt is a preemption point: the interrupted
 	 * task gives way (a PCT demotion), so the sender, which saw its ack,
