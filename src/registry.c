@@ -82,6 +82,7 @@ static const struct {
 	[PV_HV_TSCPAGE] = { "hv_tscpage", "hv_tscpage" },
 	[PV_CLOCK_MATH] = { "clock_math", "clock_math" },
 	[PV_TLB] = { "tlb", "tlb_flush" },
+	[PV_PERF_TIME] = { "perf_time", "perf_time" },
 };
 
 const char *pv_protocol_name(enum pv_protocol p)

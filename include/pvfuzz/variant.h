@@ -14,6 +14,7 @@ enum pv_protocol {
 	PV_HV_TSCPAGE,   /* Hyper-V reference TSC page */
 	PV_CLOCK_MATH,   /* scaling arithmetic */
 	PV_TLB,          /* TLB flush and page-table freeing */
+	PV_PERF_TIME,    /* perf_event mmap page: time and count fields */
 	PV_NR_PROTOCOLS
 };
 
