@@ -47,6 +47,7 @@ static const struct tlb_flush_ops hyperv_ops = {
 	.host_hypercall = hyperv_host_hypercall,
 };
 TLB_VARIANT(hyperv_hypercall, PV_FLUSH, hyperv_ops, .bug = "TLB-01", .partner = "free_immediate",
+	    .safe_with = "free_rcu,free_semi_rcu,free_sync_rcu_2026",
 	    .expect = "table_uaf",
 	    .history = "2ffd9e33ce4a x86/hyper-v: Use hypercall for remote TLB flush, with immediate table "
 		       "free (fixed by 9e52fc2b50de: RCU table free when PARAVIRT)",

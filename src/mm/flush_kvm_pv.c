@@ -45,6 +45,7 @@ static const struct tlb_flush_ops kvm_pv_ops = {
 	.host_vcpu_entry = kvm_host_vcpu_entry,
 };
 TLB_VARIANT(kvm_pv_preempted, PV_FLUSH, kvm_pv_ops, .bug = "TLB-02", .partner = "free_immediate",
+	    .safe_with = "free_rcu,free_semi_rcu,free_sync_rcu_2026",
 	    .expect = "table_uaf",
 	    .history = "f38a7b75267f KVM PV TLB flush (4.16) relies on RCU table free (9e52fc2b50de); "
 		       "paired with immediate free it skips a vCPU preempted inside its IRQ-off walk",
