@@ -54,14 +54,23 @@ def log(msg):
     print(msg, flush=True)
 
 
+def san_options(*names):
+    """sanitizers/NAME.options as one *SAN_OPTIONS value (later files override)."""
+    opts = []
+    for n in names:
+        with open(os.path.join(SRC, "sanitizers", n + ".options")) as f:
+            opts += [l.split("#", 1)[0].strip() for l in f]
+    return ":".join(o for o in opts if o)
+
+
 def run(cmd, env=None, timeout=600, stdin=subprocess.DEVNULL):
     e = dict(os.environ)
     # a variant or hash request leaking in from the caller's shell would
     # change what every test runs
     for k in ("PVFUZZ_VARIANT", "PVFUZZ_PRINT_HASH"):
         e.pop(k, None)
-    e.setdefault("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0")
-    e.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+    e.setdefault("ASAN_OPTIONS", san_options("asan"))
+    e.setdefault("UBSAN_OPTIONS", san_options("ubsan"))
     if env:
         e.update(env)
     try:
@@ -110,6 +119,34 @@ def by_name(reg):
     return {v["name"]: v for v in reg}
 
 
+def lister_path(lister):
+    return os.environ.get("PVFUZZ_LIST") or lister
+
+
+def c_query(lister, args):
+    """A pvfuzz-list query (--select, --runs, --combos, --protocols) as JSON:
+    pairings and expectations come from the C registry, never from here."""
+    lister = lister_path(lister)
+    if not lister or not os.path.isfile(lister):
+        skip("pvfuzz-list is not built (%s)" % (lister or "no path"))
+    rc, out, err = run([lister] + list(args) + ["--json"], timeout=60)
+    check(rc == 0, "pvfuzz-list %s exited %d: %s" % (" ".join(args), rc, err.strip()))
+    try:
+        return json.loads(out)
+    except ValueError as ex:
+        raise Fail("pvfuzz-list %s printed invalid JSON: %s" % (" ".join(args), ex))
+
+
+def c_select(lister, spec, proto=None):
+    return c_query(lister, ["--select", spec] + (["--protocol", proto] if proto else []))
+
+
+def selection_expect(lister, spec, proto=None):
+    """Oracles the selection PVFUZZ_VARIANT=spec may trip, or None when safe."""
+    e = c_select(lister, spec, proto)["expect"]
+    return None if e == "safe" else e.split("|")
+
+
 def target_protocol(exe, reg):
     """Which protocol a target serves: ask it (a variant of another protocol
     is refused with "... belongs to X, not P")."""
@@ -127,7 +164,8 @@ def target_protocol(exe, reg):
 
 
 def expect_of(v):
-    """Oracles a variant may trip, or None when it is safe."""
+    """Oracles a variant alone may trip, or None when it is safe (whether a
+    variant is buggy at all; a selection's expectation is selection_expect)."""
     e = v["expect"] or "safe"
     return None if e == "safe" else e.split("|")
 
@@ -258,7 +296,7 @@ def regress_variant(a, reg):
     v = byn.get(a.variant)
     check(v is not None, "corpora/regress/%s/%s: no variant %s in the registry" % (
         a.target, a.variant, a.variant))
-    exp = expect_of(v)
+    exp = selection_expect(a.lister, a.variant)
     check(exp is not None, "corpora/regress/%s/%s: variant %s is safe; a reproducer for a "
           "safe variant is a false positive or a stale file" % (a.target, a.variant, a.variant))
     return v, exp
@@ -284,6 +322,53 @@ def cmd_regress_std(a):
     check(rc == 0, "replayer exit %d: %s" % (rc, err.strip()[-500:]))
     log("std: %s -> %s (expects %s), trace-hash %s, %d replays identical" % (
         os.path.basename(a.file), outcome, "|".join(exp), h, a.determinism))
+
+
+def lister_select(lister, spec):
+    """The registry's answer for one selection (`pvfuzz-list --select SPEC
+    --json`): roles, expect, and the mainline counterpart.  The pairing rule
+    lives in the C registry only; this just asks it."""
+    lister = os.environ.get("PVFUZZ_LIST") or lister  # development override
+    if not lister or not os.path.isfile(lister):
+        skip("pvfuzz-list is not built (%s)" % (lister or "no path"))
+    rc, out, err = run([lister, "--select", spec, "--json"], timeout=60)
+    check(rc == 0, "pvfuzz-list --select %s exited %d: %s" % (spec, rc, err.strip()))
+    try:
+        sel = json.loads(out)
+    except ValueError as ex:
+        raise Fail("pvfuzz-list --select %s printed invalid JSON: %s" % (spec, ex))
+    for k in ("expect", "spec", "counterpart", "buggy", "roles"):
+        check(k in sel, "pvfuzz-list --select %s: no %r in %s" % (spec, k, out.strip()[:300]))
+    return sel
+
+
+def cmd_regress_mainline(a):
+    """The reproducer with its buggy role(s) replaced by mainline fires
+    nothing, so the reproducer can only pass because the oracle saw the bug."""
+    exe = need_exe(a.exe, "std replayer")
+    v, exp = regress_variant(a, load_registry(a.lister))
+    sel = lister_select(a.lister, a.variant)
+    check(sel["buggy"], "pvfuzz-list --select %s names no buggy role, but the registry expects %s" % (
+        a.variant, "|".join(exp)))
+    cp = sel["counterpart"]
+    csel = lister_select(a.lister, cp)
+    check(not csel["buggy"] and csel["expect"] == "safe",
+          "counterpart %s of %s is not a safe selection (buggy %s, expect %s)" % (
+              cp, sel["spec"], csel["buggy"], csel["expect"]))
+    rc, h, outcome, err = std_replay(exe, cp, a.file, "none", check_det=a.determinism)
+    check("NONDETERMINISTIC" not in err, "nondeterministic over %d replays against %s: %s" % (
+        a.determinism, cp, err.strip()[-500:]))
+    if outcome != "none":
+        keep = keep_artifact(a.file, "regress.mainline.%s.%s" % (a.target, a.variant))
+        _, tout, terr = run([exe, "--trace", a.file], env={"PVFUZZ_VARIANT": cp}, timeout=600)
+        trace = "\n".join((terr + tout).strip().splitlines()[-40:])
+        check(False, "%s replayed against the mainline counterpart %s (buggy %s replaced) fires %s, "
+              "trace-hash %s: a finding against mainline, or an oracle that cries wolf; the input is "
+              "kept as %s; the last trace lines:\n%s" % (
+                  a.file, cp, ",".join(sel["buggy"]), outcome, h, keep, trace))
+    check(rc == 0, "replayer exit %d: %s" % (rc, err.strip()[-500:]))
+    log("mainline: %s against %s (for %s) -> none, trace-hash %s, %d replays identical" % (
+        os.path.basename(a.file), cp, sel["spec"], h, a.determinism))
 
 
 def engine_replay(exe, variant, path):
@@ -379,7 +464,7 @@ def cmd_scratch(a):
     reg = load_registry(a.lister)
     v = by_name(reg).get(a.variant)
     check(v is not None, "no variant %s" % a.variant)
-    exp = expect_of(v)
+    exp = selection_expect(a.lister, a.variant)
     check(exp, "%s is safe: nothing to find" % a.variant)
     tmp = tempfile.mkdtemp(prefix="pvfuzz-scratch-")
     need = a.need or len(a.seeds)
@@ -434,11 +519,10 @@ def cmd_scratch(a):
 
 def cmd_clean(a):
     exe = need_exe(a.lf_exe, "libFuzzer binary")
-    reg = load_registry(a.lister)
     if a.variant:
-        v = by_name(reg).get(a.variant)
-        check(v is not None, "no variant %s" % a.variant)
-        check(expect_of(v) is None, "%s is not safe" % a.variant)
+        sel = c_select(a.lister, a.variant, a.protocol or None)
+        check(sel["expect"] == "safe", "%s is not a safe selection (expects %s)" % (
+            sel["label"], sel["expect"]))
     tmp = tempfile.mkdtemp(prefix="pvfuzz-clean-")
     try:
         rc, err, execs = lf_run(exe, a.variant, a.seed, a.runs, tmp)
@@ -531,7 +615,280 @@ def cmd_cli_launcher(a):
     }
     rc, out, err = run([launcher] + cases[a.case], timeout=600)
     tmpf.close()
-    expect_one_line_error(rc, err, None, "./pvfuzz %s" % " ".join(cases[a.case]), progress=True)
+    # every case is a usage error: exit 2, one line
+    expect_one_line_error(rc, err, 2, "./pvfuzz %s" % " ".join(cases[a.case]), progress=True)
+
+
+# -------------------------------------------------------- launcher, deeper --
+
+LAUNCHER = os.path.join(SRC, "pvfuzz")
+
+
+def launcher(args, env=None, timeout=900):
+    if not os.access(LAUNCHER, os.X_OK):
+        skip("./pvfuzz (the launcher) does not exist")
+    return run([LAUNCHER] + args, env=env, timeout=timeout)
+
+
+def dry_plan(out):
+    """The rows of ./pvfuzz fuzz --dry-run: (target, spec, label, expect)."""
+    rows = [l.split("\t") for l in out.splitlines() if l.count("\t") == 3]
+    check(rows and rows[0][0] == "TARGET", "--dry-run printed no plan:\n%s" % out[-1500:])
+    return [tuple(r) for r in rows[1:]]
+
+
+def cmd_launcher_plan(a):
+    """What ./pvfuzz fuzz would run, and expect, is what the C registry says:
+    the default runs of every target, and every variant named alone."""
+    reg = load_registry(a.lister)
+    protos = {p["target"]: p["protocol"] for p in c_query(a.lister, ["--protocols"])}
+    targets = [t for t in a.targets.split(";") if t]
+    check(targets, "no targets given")
+    for t in targets:
+        check(t in protos, "target %s runs no protocol in the registry's table" % t)
+        rc, out, err = launcher(["fuzz", t, "--dry-run"])
+        check(rc == 0, "./pvfuzz fuzz %s --dry-run: exit %d: %s" % (t, rc, err.strip()[-500:]))
+        want = [(t, r["asked"], r["label"], r["expect"]) for r in c_query(a.lister, ["--runs", protos[t]])]
+        check(dry_plan(out) == want, "%s: launcher plan differs from pvfuzz-list --runs:\n%s\nvs\n%s" % (
+            t, dry_plan(out), want))
+        check(all(r[3] != "unknown" for r in want), "an unknown expectation in %s" % t)
+    n = 0
+    for v in reg:
+        if v["target"] not in targets:
+            continue
+        rc, out, err = launcher(["fuzz", "--variant", v["name"], "--dry-run"])
+        check(rc == 0, "./pvfuzz fuzz --variant %s --dry-run: exit %d: %s" % (v["name"], rc, err.strip()[-500:]))
+        sel = c_select(a.lister, v["name"])
+        want = [(sel["target"], v["name"], sel["label"], sel["expect"])]
+        check(dry_plan(out) == want, "--variant %s: launcher %s, pvfuzz-list %s" % (v["name"], dry_plan(out), want))
+        if v["partner"]:
+            check(v["partner"] in sel["label"].split("+"), "%s: partner %s not in %s" % (
+                v["name"], v["partner"], sel["label"]))
+        n += 1
+    log("launcher plans agree with pvfuzz-list for %d targets and %d variants" % (len(targets), n))
+
+
+def cmd_launcher_replay(a):
+    """Every committed reproducer of a target replays with exit 0 through the
+    README's command, ./pvfuzz replay FILE (expectation from its path)."""
+    d = os.path.join(SRC, "corpora", "regress", a.target)
+    if not os.path.isdir(d):
+        skip("no corpora/regress/%s" % a.target)
+    files = sorted(os.path.join(d, f) for f in os.listdir(d) if not f.startswith("."))
+    check(files, "corpora/regress/%s is empty" % a.target)
+    bad = []
+    for f in files:
+        rc, out, err = launcher(["replay", f])
+        if rc != 0:
+            bad.append("%s: exit %d: %s" % (os.path.relpath(f, SRC), rc,
+                                           " / ".join(l for l in oneline(err) if not l.startswith("==>"))[-300:]))
+    check(not bad, "%d of %d reproducers fail ./pvfuzz replay:\n%s" % (len(bad), len(files), "\n".join(bad)))
+    log("%d reproducers: ./pvfuzz replay FILE exits 0 for each" % len(files))
+
+
+def crash_files(d):
+    out = []
+    for root, _, fs in os.walk(d):
+        out += [os.path.join(root, f) for f in fs]
+    return out
+
+
+def cmd_launcher_signal(a):
+    """SIGINT/SIGTERM at the moment libFuzzer writes a crash, and at other
+    moments, to the launcher alone or to its whole process group: every crash
+    libFuzzer wrote ends up in findings/ (or its kept path is printed), and an
+    interrupted run says so."""
+    import glob
+    import signal
+    import time
+    sig = getattr(signal, "SIG" + a.signal)
+    rnd = random.Random(a.seed)
+    lost, interrupted, tries = [], 0, 0
+    root = tempfile.mkdtemp(prefix="pvfuzz-sig-")
+    try:
+        for k in range(a.tries + a.tries // 2):
+            at_crash = k < a.tries
+            variant = a.variant if at_crash else a.slow_variant
+            T = os.path.join(root, "t%d" % k)
+            os.makedirs(T)
+            F = os.path.join(T, "findings")
+            e = dict(os.environ, TMPDIR=T)
+            e.pop("PVFUZZ_VARIANT", None)
+            p = subprocess.Popen([LAUNCHER, "fuzz", a.target, "--variant", variant, "--time", "60",
+                                  "--jobs", "1", "--findings", F], env=e, stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+            seen = set()
+            t0 = time.time()
+            delay = rnd.uniform(0.0, 1.5)
+            started = None
+            while time.time() - t0 < 120:
+                got = glob.glob(os.path.join(T, "pvfuzz.*", "run0", "art", "crash-*"))
+                seen.update(os.path.basename(g) for g in got)
+                if at_crash and got:
+                    break
+                if not at_crash:  # a moment within the run, once the fuzzer is going
+                    logs = glob.glob(os.path.join(T, "pvfuzz.*", "run0", "log"))
+                    if logs and started is None:
+                        started = time.time()
+                    if started is not None and time.time() - started >= delay:
+                        break
+                if p.poll() is not None:
+                    break
+                time.sleep(0.002)
+            if k % 2:
+                os.killpg(p.pid, sig)
+            else:
+                os.kill(p.pid, sig)
+            out = p.communicate(timeout=300)[0].decode("utf-8", "replace")
+            tries += 1
+            saved = {os.path.basename(f) for f in crash_files(F)}
+            check(not any(n.startswith(".tmp") for n in saved), "try %d: a temporary file was left in "
+                  "findings/: %s" % (k, sorted(saved)))
+            for c in seen:
+                if c in saved:
+                    continue
+                kept = [l for l in out.splitlines() if "the crash stays at" in l and c in l]
+                if kept and os.path.isfile(kept[0].rsplit(" ", 1)[-1]):
+                    continue
+                lost.append("try %d (%s, %s): %s\n%s" % (k, "at the crash" if at_crash else "mid-run",
+                                                         "group" if k % 2 else "launcher", c, out[-800:]))
+            if p.returncode in (130, 143):
+                interrupted += 1
+                check("interrupted" in out or "could not be saved" in out,
+                      "try %d: exit %d without saying the run was interrupted:\n%s" % (
+                          k, p.returncode, out[-800:]))
+            else:
+                check(p.returncode in (0, 1), "try %d: exit %d:\n%s" % (k, p.returncode, out[-800:]))
+                check("missed" not in out or "interrupted" in out, "try %d: an interrupted run "
+                      "reported as a miss:\n%s" % (k, out[-800:]))
+            shutil.rmtree(T, ignore_errors=True)
+        check(not lost, "%d finding(s) lost:\n%s" % (len(lost), "\n".join(lost)[:4000]))
+        check(interrupted >= a.tries // 2, "only %d of %d tries saw the signal as an interruption" % (
+            interrupted, tries))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    log("SIG%s: %d tries (%d at the moment a crash appeared, %d mid-run), 0 findings lost, %d "
+        "reported as interrupted" % (a.signal, tries, a.tries, tries - a.tries, interrupted))
+
+
+def cmd_launcher_savefail(a):
+    """A findings directory that is read-only or full: one line naming the
+    path and the OS error, the crash kept where libFuzzer wrote it (and that
+    path printed), no temporary file left, exit 1."""
+    mnt = tempfile.mkdtemp(prefix="pvfuzz-savefail-")
+    opts = "ro,size=64k" if a.case == "readonly" else "size=64k"
+    rc, out, err = run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", mnt], timeout=30)
+    if rc != 0:
+        os.rmdir(mnt)
+        skip("cannot mount a small tmpfs (%s): needs root with CAP_SYS_ADMIN" % err.strip())
+    T = tempfile.mkdtemp(prefix="pvfuzz-savefail-tmp-")
+    try:
+        want = "Read-only file system"
+        if a.case == "full":
+            want = "No space left on device"
+            os.makedirs(os.path.join(mnt, a.target))
+            try:
+                with open(os.path.join(mnt, "fill"), "wb") as f:
+                    while True:
+                        f.write(b"\0" * 4096)
+                        f.flush()
+            except OSError:
+                pass  # full
+        rc, out, err = launcher(["fuzz", a.target, "--variant", a.variant, "--time", "30", "--jobs", "1",
+                                 "--findings", mnt], env={"TMPDIR": T})
+        lines = [l for l in err.splitlines() if "cannot save a finding" in l]
+        check(lines, "no 'cannot save' line:\n%s" % (out + err)[-1500:])
+        check(want in lines[0] and mnt in lines[0], "the line names neither %r nor the path: %s" % (
+            want, lines[0]))
+        kept = lines[0].rsplit(" ", 1)[-1]
+        check(os.path.isfile(kept), "the crash is not where the line says: %s" % kept)
+        check(rc == 1, "exit %d, want 1" % rc)
+        left = [f for f in crash_files(mnt) if ".tmp" in os.path.basename(f)]
+        check(not left, "temporary files left: %s" % left)
+        check(any("kept" in l and T in l for l in err.splitlines()), "the kept directory is not named")
+        log("%s findings/: %r, crash kept at %s, exit 1" % (a.case, lines[0][:120], kept))
+    finally:
+        run(["umount", mnt], timeout=30)
+        os.rmdir(mnt)
+        shutil.rmtree(T, ignore_errors=True)
+
+
+def cmd_launcher_env(a):
+    """Environment values the launcher reads are checked by name: exit 2, one line."""
+    bad = {"build-jobs": ({"PVFUZZ_BUILD_JOBS": "abc"}, "PVFUZZ_BUILD_JOBS", ["list"]),
+           "tmpdir": ({"TMPDIR": "/nonexistent/pvfuzz"}, "TMPDIR", ["list"]),
+           "variant-comma": ({"PVFUZZ_VARIANT": ","}, "PVFUZZ_VARIANT", ["fuzz", "--dry-run"]),
+           "variant-unknown": ({"PVFUZZ_VARIANT": "no_such_variant"}, "PVFUZZ_VARIANT",
+                               ["fuzz", "--dry-run"]),
+           "findings-empty": ({"PVFUZZ_FINDINGS": ""}, "PVFUZZ_FINDINGS", ["fuzz", "--dry-run"])}
+    env, name, args = bad[a.case]
+    e = dict(env)
+    rc, out, err = run([LAUNCHER] + args, env=e, timeout=600)
+    if "PVFUZZ_VARIANT" in env:  # run() strips it from the caller's environment; set it here
+        p = subprocess.run([LAUNCHER] + args, env=dict(os.environ, **env), stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
+        rc, err = p.returncode, p.stderr.decode("utf-8", "replace")
+    expect_one_line_error(rc, err, 2, "%s ./pvfuzz %s" % (env, " ".join(args)), progress=True)
+    check(name in err, "the error does not name %s: %s" % (name, err.strip()))
+
+
+def cmd_launcher_byo(a):
+    """Bring your own reader, as the README shows: fuzz plan, replay and
+    stress accept --reader-file F with --variant naming F's own variant."""
+    f = os.path.join(SRC, "examples", "my_pvclock_reader.c")
+    seed = os.path.join(SRC, "corpora", "regress", "pvclock", "pvclock_reader_odd_version")
+    rc, out, err = launcher(["fuzz", "pvclock", "--reader-file", f, "--variant", "my_pvclock_reader",
+                             "--dry-run"], timeout=1200)
+    check(rc == 0, "fuzz --reader-file F --variant its-name --dry-run: exit %d: %s" % (rc, err.strip()[-800:]))
+    plan = dry_plan(out)
+    check(len(plan) == 1 and "my_pvclock_reader" in plan[0][2].split("+"), "plan: %s" % plan)
+    rc, out, err = launcher(["replay", seed, "--target", "pvclock", "--reader-file", f,
+                             "--variant", "my_pvclock_reader"], timeout=1200)
+    check(rc in (0, 1) and "my_pvclock_reader" in err, "replay: exit %d: %s" % (rc, err.strip()[-800:]))
+    rc, out, err = launcher(["stress", "pvclock", "--sanitizer", "none", "--reader-file", f,
+                             "--variant", "my_pvclock_reader", "--duration", "2"], timeout=1200)
+    check(rc in (0, 1) and "two reader variants" not in err, "stress: exit %d: %s" % (
+        rc, (err or out).strip()[-800:]))
+    log("fuzz/replay/stress with --reader-file %s --variant my_pvclock_reader: accepted" %
+        os.path.relpath(f, SRC))
+
+
+# ------------------------------------------------------------ bench tools --
+
+def cmd_mutate_selftest(a):
+    """bench/mutate.py on a known-killed, an equivalent and a stale mutant of
+    the clock catalogue, with the cheap stages only: the tool itself works."""
+    tool = os.path.join(SRC, "bench", "mutate.py")
+    with open(os.path.join(SRC, "bench", "mutants", "clock.json")) as f:
+        cat = json.load(f)
+    byid = {m["id"]: m for m in cat["mutants"]}
+    check(a.killed in byid and a.equivalent in byid, "bench/mutants/clock.json has no %s or %s" % (
+        a.killed, a.equivalent))
+    check(byid[a.equivalent].get("equivalent"), "%s is not marked equivalent" % a.equivalent)
+    stale = dict(byid[a.killed], id="selftest-stale", anchor="no_such_statement_in_pvfuzz();")
+    tmp = tempfile.mkdtemp(prefix="pvfuzz-mutate-selftest-")
+    try:
+        cdir = os.path.join(tmp, "cat")
+        os.makedirs(cdir)
+        with open(os.path.join(cdir, "clock.json"), "w") as f:
+            json.dump(dict(cat, mutants=[byid[a.killed], byid[a.equivalent], stale]), f)
+        out = os.path.join(tmp, "out.json")
+        rc, so, se = run([sys.executable or "python3", tool, "--area", "clock", "--catalogue-dir", cdir,
+                          "--stages", "replay,regress", "--workdir", os.path.join(tmp, "w"),
+                          "--json", out], timeout=1200)
+        check(rc == 0, "bench/mutate.py exited %d:\n%s" % (rc, (se or so).strip()[-2000:]))
+        with open(out) as f:
+            res = {r["id"]: r for r in json.load(f)["results"]}
+        k, e, st = res.get(a.killed), res.get(a.equivalent), res.get("selftest-stale")
+        check(k and k["status"] == "killed" and k.get("test"), "%s: want killed by a named test, got %s" % (
+            a.killed, k))
+        check(e and e["status"] == "equivalent", "%s: want equivalent (survived), got %s" % (a.equivalent, e))
+        check(st and st["status"] == "stale" and "occurs 0 times" in st.get("why", ""),
+              "a mutant whose anchor is gone: want stale with the reason, got %s" % st)
+        log("%s killed in %s by %s (%s); %s survived as equivalent; the stale mutant is reported" % (
+            a.killed, k["stage"], k["test"], k["why"][:120], a.equivalent))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # ----------------------------------------------------------------- stress --
@@ -544,7 +901,7 @@ def cmd_stress(a):
     reg = load_registry(a.lister)
     proto = a.protocol
     extra = a.extra.split() if a.extra else []
-    env = {"TSAN_OPTIONS": "halt_on_error=0:exitcode=66"}
+    env = {"TSAN_OPTIONS": san_options("tsan")}
     if a.case == "clean":
         rc, out, err = run([exe, proto, "--duration", str(a.seconds)] + extra, env=env,
                            timeout=a.seconds * 10 + 120)
@@ -567,8 +924,9 @@ def cmd_stress(a):
             return
         check(rc == 1, "%s: stress exited %d, want 1 (an oracle fired) within %ds:\n%s" % (
             a.variant, rc, a.seconds, (err or out)[-1500:]))
-        check(sm and sm[0] in expect_of(v), "%s: SUMMARY %s, registry expects %s" % (
-            a.variant, sm[:1], v["expect"]))
+        exp = selection_expect(a.lister, a.variant) or []
+        check(sm and sm[0] in exp, "%s: SUMMARY %s, registry expects %s" % (
+            a.variant, sm[:1], "|".join(exp)))
         check("WARNING: ThreadSanitizer" not in out + err, "TSan report:\n" + (out + err)[-3000:])
         log("%s caught natively under TSan: %s" % (a.variant, sm[0]))
 
@@ -666,6 +1024,8 @@ def cmd_discover(a):
                     rb = ["--target", t, "--variant", vname, "--file", fp, "--exe", std]
                     add("regress.std.%s.%s" % (t, tag), ["regress-std", "--determinism", "100"] + rb,
                         ["regress"], 300)
+                    add("regress.mainline.%s.%s" % (t, tag), ["regress-mainline", "--determinism", "10"] + rb,
+                        ["regress"], 300)
                     add("regress.lf.%s.%s" % (t, tag), ["regress-engine", "--engine", "libfuzzer",
                                                         "--engine-exe", lf] + rb, ["regress"], 300)
                     add("regress.afl.%s.%s" % (t, tag), ["regress-engine", "--engine", "afl",
@@ -673,6 +1033,8 @@ def cmd_discover(a):
                     for bn, bd in (("asan", a.asan_dir), ("tsan", a.tsan_dir)):
                         add("regress.%s.%s.%s" % (bn, t, tag), ["regress-replayer", "--engine", bn,
                             "--engine-exe", os.path.join(bd, t) if bd else ""] + rb, ["regress"], 300)
+        if os.path.isdir(rdir):
+            add("regress.launcher.%s" % t, ["launcher-replay", "--target", t], ["regress", "cli"], 900, 3)
         # every buggy variant must have a reproducer
         for v in mine:
             if expect_of(v):
@@ -695,14 +1057,16 @@ def cmd_discover(a):
                                                       "--runs", str(int(b["runs"])), "--seeds", seeds,
                                                       "--need", str(int(b.get("need", 0)))] + base,
                     ["scratch", "fuzz"], 1500, 10)
-        # clean: the mainline pairing, and every safe variant with its partner
-        add("clean.%s.mainline" % t, ["clean", "--lf-exe", lf, "--runs", str(a.clean_runs),
-                                      "--seed", "1"] + base, ["clean", "fuzz"], 1500, 10)
-        for v in mine:
-            if expect_of(v) is None and not v["mainline"]:
-                add("clean.%s.%s" % (t, v["name"]), ["clean", "--variant", v["name"], "--lf-exe", lf,
-                                                    "--runs", str(a.clean_runs), "--seed", "1"] + base,
-                    ["clean", "fuzz"], 1500, 10)
+        # clean: every combination the registry calls safe (every role filled;
+        # safe variants together, and buggy ones with a safe_with counterpart)
+        mainline_label = c_select(a.lister, "mainline", proto)["label"]
+        for c in c_query(a.lister, ["--combos", proto]):
+            if c["expect"] != "safe":
+                continue
+            name = "mainline" if c["label"] == mainline_label else c["label"]
+            add("clean.%s.%s" % (t, name), ["clean", "--variant", c["spec"], "--protocol", proto,
+                                            "--lf-exe", lf, "--runs", str(a.clean_runs),
+                                            "--seed", "1"] + base, ["clean", "fuzz"], 1500, 10)
         # native stress for the other protocols: the same readers/writers/walkers
         stress_native(add, a, t, proto, base, [v["name"] for v in mine if expect_of(v)])
         if proto == "pvclock":
@@ -740,7 +1104,7 @@ def main():
     p.add_argument("--count", type=int, default=3000)
     p.add_argument("--seed", type=int, default=1)
     for name, fn in (("regress-std", cmd_regress_std), ("regress-engine", cmd_regress_engine),
-                     ("regress-replayer", cmd_regress_replayer)):
+                     ("regress-replayer", cmd_regress_replayer), ("regress-mainline", cmd_regress_mainline)):
         p = sp(name, fn)
         p.add_argument("--variant", required=True)
         p.add_argument("--file", required=True)
@@ -754,7 +1118,8 @@ def main():
     p.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2])
     p.add_argument("--need", type=int, default=0, help="seeds that must find (default: all)")
     p = sp("clean", cmd_clean)
-    p.add_argument("--variant", default="")
+    p.add_argument("--variant", default="", help="a selection spec (a,b,c)")
+    p.add_argument("--protocol", default="")
     p.add_argument("--lf-exe", default="")
     p.add_argument("--runs", type=int, default=200000)
     p.add_argument("--seed", type=int, default=1)
@@ -765,6 +1130,21 @@ def main():
     p.add_argument("--case", required=True)
     p = sp("cli-launcher", cmd_cli_launcher)
     p.add_argument("--case", required=True)
+    p = sp("launcher-plan", cmd_launcher_plan)
+    p.add_argument("--targets", default="")
+    sp("launcher-replay", cmd_launcher_replay)
+    p = sp("launcher-signal", cmd_launcher_signal)
+    p.add_argument("--signal", choices=("INT", "TERM"), required=True)
+    p.add_argument("--tries", type=int, default=20)
+    p.add_argument("--variant", default="clock_math_u64_mul")
+    p.add_argument("--slow-variant", default="clock_math_mainline")
+    p.add_argument("--seed", type=int, default=1)
+    p = sp("launcher-savefail", cmd_launcher_savefail)
+    p.add_argument("--case", choices=("readonly", "full"), required=True)
+    p.add_argument("--variant", default="clock_math_u64_mul")
+    p = sp("launcher-env", cmd_launcher_env)
+    p.add_argument("--case", required=True)
+    sp("launcher-byo", cmd_launcher_byo)
     p = sp("stress", cmd_stress)
     p.add_argument("--case", required=True)
     p.add_argument("--variant", default="")
@@ -773,6 +1153,9 @@ def main():
     p.add_argument("--seconds", type=int, default=10)
     p.add_argument("--extra", default="")
     p.add_argument("--asan", action="store_true")
+    p = sp("mutate-selftest", cmd_mutate_selftest)
+    p.add_argument("--killed", default="clk-r01")
+    p.add_argument("--equivalent", default="clk-r03")
     p = sp("discover", cmd_discover)
     p.add_argument("--out", required=True)
     p.add_argument("--targets", default="")

@@ -19,6 +19,8 @@ struct pv_finding {
 	char oracle[48];
 	char detail[256];
 	u64 trace_hash;
+	u64 step;
+	s64 violation_seq; /* the violating access in the trace (sim.h), or -1 */
 };
 extern struct pv_finding pv_last_finding;
 extern bool pv_report_quiet; /* replays after the first: no report text */

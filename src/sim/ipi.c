@@ -43,10 +43,9 @@ bool sim_in_ipi(void)
 	return g_sim.cur >= 0 && sim_cur()->in_ipi;
 }
 
-void smp_call_function_many(pv_cpumask_t mask, smp_call_func_t func, void *info, bool wait)
+void pvsim_call_function_many(struct pv_site *send, struct pv_site *spin, pv_cpumask_t mask,
+			      smp_call_func_t func, void *info, bool wait)
 {
-	static struct pv_site send = { __FILE__, "ipi-send", __LINE__, 0 };
-	static struct pv_site spin = { __FILE__, "ipi-wait-ack", __LINE__, 0 };
 	if (g_sim.cur < 0)
 		abort(); /* a scenario bug: IPIs come from guest tasks */
 	int pending = 0;
@@ -67,9 +66,9 @@ void smp_call_function_many(pv_cpumask_t mask, smp_call_func_t func, void *info,
 		g_sim.nipi++;
 		pending++;
 	}
-	sim_trace(SIM_OP_EVENT, &send, NULL, mask & ~(1ULL << self));
+	sim_trace(SIM_OP_EVENT, send, NULL, mask & ~(1ULL << self));
 	while (wait && pending)
-		pvsim_cpu_relax(&spin);
+		pvsim_cpu_relax(spin);
 }
 
 void sim_ipi_poll(void)

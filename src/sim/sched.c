@@ -339,7 +339,7 @@ static bool migrate(struct sim_fiber *f, int cpu)
 	sim_sb_drain(f->cpu, SIM_SB_SIZE); /* a context switch is a full barrier */
 	f->cpu = cpu;
 	f->nhoist = 0;
-	sim_trace(SIM_OP_EVENT, NULL, "migrate", (u64)cpu);
+	sim_trace_event_of((int)(f - g_sim.f), "migrate", (u64)cpu);
 	return true;
 }
 

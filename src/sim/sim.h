@@ -7,6 +7,8 @@
 #ifndef PVFUZZ_SIM_H
 #define PVFUZZ_SIM_H
 
+#include <stdio.h>
+
 #include "pvfuzz/compat.h"
 #include "sim/fdp.h"
 
@@ -140,6 +142,23 @@ void sim_host_write(volatile void *p, const void *src, size_t n); /* setup, no s
 extern int sim_trace_live;           /* print every step as it happens */
 u64 sim_trace_hash(void);
 void sim_trace_dump_tail(int n);     /* the last n steps, for reports */
+void sim_trace_print_header(FILE *out);
+/*
+ * The violating access of a finding, as a trace sequence number (-1: none):
+ * the access an oracle fired on inside a hook (appended to the trace, not
+ * hashed), else the running fiber's last access.  Marks it in the trace.
+ */
+s64 sim_trace_violation(void);
+/* Keep every record of a run (up to cap) for sim_trace_write_json; 0: off. */
+void sim_trace_log_enable(u64 cap);
+/*
+ * JSON members (no braces): records_total, records_lost, the violation's
+ * analysis (violation_seq, window_from_step, raced_seq) if there was one,
+ * and the records.
+ */
+void sim_trace_write_json(FILE *out);
+void sim_trace_print_rec(FILE *out, s64 seq);       /* one trace line */
+void sim_trace_write_site_json(FILE *out, s64 seq); /* one record, or null */
 
 /* ---- how a failed oracle ends the run ---- */
 enum sim_fail_mode { SIM_FAIL_ABORT, SIM_FAIL_RECORD };

@@ -141,6 +141,16 @@ void sim_commit(const struct sim_pending *e);
 u32 sim_site_id(struct pv_site *s);
 void sim_trace(enum sim_op op, struct pv_site *site, const char *note, u64 value);
 void sim_trace_reset(void);
+/* an event about another fiber than the running one (hashed as sim_trace) */
+void sim_trace_event_of(int fiber, const char *note, u64 value);
+/* the bytes the next traced access touched (not hashed) */
+void sim_trace_at(const volatile void *p, unsigned size);
+/* an access in flight: announced before a hook sees it (trace.c's head comment) */
+void sim_trace_access(enum sim_op op, struct pv_site *s, const volatile void *p, unsigned size,
+		      u64 value);
+void sim_trace_commit_begin(const struct sim_pending *e);
+void sim_trace_commit_end(void);
+void sim_trace_drain(const struct sim_pending *e); /* a buffered store becomes visible */
 void pv_feature_hit(u32 h);
 
 #endif
