@@ -23,6 +23,7 @@ enum pv_role {
 	PV_FLUSH,        /* TLB flush backend */
 	PV_FREE,         /* page-table free path */
 	PV_WALKER,       /* lockless page-table walker */
+	PV_MUTATOR,      /* mm-side operations: tlb_finish_mmu, madvise, mprotect */
 	PV_NR_ROLES
 };
 
