@@ -109,7 +109,8 @@ bool pv_protocol_by_name(const char *name, enum pv_protocol *p)
 
 const char *pv_role_name(enum pv_role r)
 {
-	static const char *const n[] = { "reader", "writer", "flush", "free", "walker", "host" };
+	static const char *const n[] = { "reader", "writer", "flush", "free", "walker", "host",
+					 "mutator" };
 	return r < PV_NR_ROLES ? n[r] : "?";
 }
 

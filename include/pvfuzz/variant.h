@@ -27,6 +27,7 @@ enum pv_role {
 	PV_FREE,         /* page-table free path */
 	PV_WALKER,       /* lockless page-table walker */
 	PV_HOST,         /* the hypervisor below the code under test (nested L0) */
+	PV_MUTATOR,      /* mm-side operations: tlb_finish_mmu, madvise, mprotect */
 	PV_NR_ROLES
 };
 

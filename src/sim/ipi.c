@@ -15,8 +15,10 @@
  *            point and a PCT demotion); the target gives way after its
  *            handler returns (a preemption point at interrupt exit).
  *
- * A vCPU with no live guest task never acks: scenarios that send IPIs keep an
- * idle task on every vCPU, as the kernel's idle loop takes interrupts.
+ * A vCPU whose guest tasks have all finished is idle and still acks: its
+ * first finished task stands in for the idle loop, which takes interrupts
+ * (sched.c: idle_takes_ipi).  Only a vCPU on which no guest task was ever
+ * spawned has nobody to run a handler; scenarios spawn one per vCPU.
  * Nothing here runs unless an IPI is queued (g_sim.nipi), so targets that
  * never send one replay exactly as before.
  */
