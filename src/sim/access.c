@@ -119,6 +119,17 @@ static u64 forward(const volatile void *p, unsigned size, u64 v)
 	return v;
 }
 
+u64 sim_last_tsc_step(void)
+{
+	return g_sim.cur < 0 ? g_sim.step : sim_cur()->last_tsc_step;
+}
+
+u64 sim_peek(const volatile void *p, unsigned size)
+{
+	u64 v = mem_read(p, size);
+	return g_sim.cur < 0 ? v : forward(p, size, v);
+}
+
 static void op_seen(struct sim_fiber *f, const volatile void *p, unsigned size, u64 v)
 {
 	int i;
@@ -286,7 +297,8 @@ void pvsim_memcpy(struct pv_site *s, volatile void *dst, const void *src, size_t
 		chunk[nc++].len = (u8)len;
 		off += len;
 	}
-	u8 order = fdp_tail_u8(g_sim.in, 0);
+	/* a copy within one 8-byte word (a plain field store) has no order to choose */
+	u8 order = nc > 1 ? fdp_tail_u8(g_sim.in, 0) : 0;
 	size_t start = (order & 0x7f) % nc;
 	struct sim_fiber *f = sim_cur();
 	for (size_t k = 0; k < nc; k++) {
@@ -326,6 +338,7 @@ u64 pvsim_rdtsc(struct pv_site *s, bool ordered)
 	sim_point();
 	struct sim_fiber *f = sim_cur();
 	u64 v = sim_cpu_tsc_now(f->cpu);
+	f->last_tsc_step = g_sim.step;
 	if (ordered)
 		hoist_reset(f);
 	else if ((g_sim.cfg.mode & SIM_MODE_HOIST) && f->nhoist)
