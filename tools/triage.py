@@ -327,8 +327,14 @@ def svg_timeline(d):
     recs = d["records"]
     vseq = d.get("violation_seq")
     viol = next((r for r in recs if r["seq"] == vseq), None)
-    if viol is None:
-        return None
+    if viol is None:  # the oracle fired before anything was traced (a set-up check)
+        f = d["finding"]
+        return ('<svg xmlns="http://www.w3.org/2000/svg" width="900" height="70" viewBox="0 0 900 70" '
+                'font-family="DejaVu Sans, Arial, sans-serif" font-size="12">'
+                '<rect x="0" y="0" width="900" height="70" fill="#ffffff"/>'
+                '<text x="10" y="20" font-size="15" font-weight="bold">%s: no access traced before the '
+                'oracle fired</text><text x="10" y="44" fill="#444">%s</text></svg>' % (
+                    esc(f["oracle"]), esc(f["detail"][:140])))
     lo = min([d.get("window_from_step", 0)] + [r["step"] for r in recs if r.get("raced")])
     hi = viol["step"]
     lo = max(0, lo - max(2, (hi - lo) // 20))

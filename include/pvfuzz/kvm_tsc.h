@@ -157,10 +157,16 @@ void kvm_tsc_writer_ops_resolve(struct kvm_tsc_writer_ops *out, const struct kvm
 
 /* ---------------------------------------------------------- kernel helpers -- */
 
-static inline bool cpu_online(struct kvm_tsc_host *h, int cpu)
-{
-	return (READ_ONCE(h->online) >> cpu) & 1;
-}
+/*
+ * The helpers that touch shared state are macros, so the trace names the
+ * caller's line (compat.h); each evaluates its arguments once.
+ */
+#define cpu_online(h, cpu)                                                    \
+	({                                                                    \
+		struct kvm_tsc_host *__coh = (h);                             \
+		int __coc = (cpu);                                            \
+		(bool)((READ_ONCE(__coh->online) >> __coc) & 1);              \
+	})
 
 /*
  * smp_call_function_single(): func on cpu in hard-IRQ context, locally with
@@ -175,18 +181,21 @@ void kvm_spin_unlock(int *lock);
 void kvm_mutex_lock(int *lock);
 void kvm_mutex_unlock(int *lock);
 
-static inline void kvm_make_request(u32 req, struct kvm_tsc_vcpu *vcpu)
-{
-	(void)pv_fetch_or(&vcpu->requests, req);
-}
+#define kvm_make_request(req, vcpu)                                           \
+	do {                                                                  \
+		u32 __mrq = (req);                                            \
+		(void)pv_fetch_or(&(vcpu)->requests, __mrq);                  \
+	} while (0)
 
-static inline bool kvm_check_request(u32 req, struct kvm_tsc_vcpu *vcpu)
-{
-	if (!(READ_ONCE(vcpu->requests) & req))
-		return false;
-	(void)pv_fetch_and(&vcpu->requests, ~req);
-	return true;
-}
+#define kvm_check_request(req, vcpu)                                          \
+	({                                                                    \
+		u32 __crq = (req);                                            \
+		struct kvm_tsc_vcpu *__crv = (vcpu);                          \
+		bool __crhit = (READ_ONCE(__crv->requests) & __crq) != 0;     \
+		if (__crhit)                                                  \
+			(void)pv_fetch_and(&__crv->requests, ~__crq);         \
+		__crhit;                                                      \
+	})
 
 /* IPI payloads carry the world with them. */
 struct kvm_tsc_ipi {

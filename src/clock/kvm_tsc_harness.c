@@ -601,7 +601,7 @@ static void cpu_up(int cpu)
 	sim_move_task(f, cpu);
 	sim_move_task(sim_self(), cpu);
 	sim_yield("cpuhp thread on the new CPU");
-	h->ops->cpu_online(h, cpu);
+	(h->ops->cpu_online)(h, cpu); /* the hook, not the cpu_online() macro */
 	sim_move_task(sim_self(), 0);
 	kvm_mutex_unlock(&W.sh->hp_lock);
 }
