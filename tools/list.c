@@ -277,8 +277,10 @@ static enum pv_protocol protocol_of_spec(const char *spec)
 {
 	char first[128];
 	size_t n = strcspn(spec, ",");
-	if (n == 0 || n >= sizeof(first))
-		die("--select needs --protocol P for '%s'", spec);
+	if (n == 0)
+		die("empty variant name in '%s' (names are comma-separated)", spec);
+	if (n >= sizeof(first))
+		die("variant name too long in '%s'", spec);
 	snprintf(first, sizeof(first), "%.*s", (int)n, spec);
 	const struct pv_variant *v = pv_variant_find(first);
 	if (!v)

@@ -42,6 +42,12 @@ static inline u64 mul_u64_u32_div(u64 a, u32 mul, u32 divisor)
 	return (u64)(((u128)a * mul) / divisor);
 }
 
+/* include/linux/math64.h: (a * mul) >> shift without losing the high bits */
+static inline u64 mul_u64_u32_shr(u64 a, u32 mul, unsigned int shift)
+{
+	return (u64)(((u128)a * mul) >> shift);
+}
+
 /* arch/x86/kvm/x86.c: div_frac and kvm_get_time_scale */
 static inline u32 div_frac(u32 dividend, u32 divisor)
 {
@@ -102,6 +108,42 @@ static inline bool compute_tsc_page_parameters(const struct pvclock_vcpu_time_in
 	return true;
 }
 
+/*
+ * KVM's private copy of the host timekeeper (arch/x86/kvm/x86.c struct
+ * pvclock_clock / pvclock_gtod_data, v6.17), filled by update_pvclock_gtod()
+ * from tk->tkr_mono (clock) and tk->tkr_raw (raw_clock).
+ */
+struct kvm_gtod_clock {
+	int vclock_mode; /* tkr->clock->vdso_clock_mode (the clock_math target ignores it) */
+	u64 cycle_last;
+	u64 mask;
+	u32 mult;
+	u32 shift;
+	u64 base_cycles; /* tkr->xtime_nsec: ns << shift */
+	u64 offset;      /* tkr->base, ns */
+};
+
+struct kvm_gtod_data {
+	struct kvm_gtod_clock clock;     /* CLOCK_MONOTONIC */
+	struct kvm_gtod_clock raw_clock; /* CLOCK_MONOTONIC_RAW */
+	u64 offs_boot;
+};
+
+/*
+ * do_kvmclock_base() (v6.17; do_monotonic_raw() before 917f9475c0a8): the
+ * kvmclock base, CLOCK_MONOTONIC_RAW + offs_boot, at a TSC value.  The
+ * 64-bit multiply is the kernel's: the timekeeper keeps the cycle delta below
+ * its max_cycles so v * mult + base_cycles never wraps.
+ */
+static inline u64 do_kvmclock_base(const struct kvm_gtod_data *gtod, u64 tsc)
+{
+	u64 v = (tsc - gtod->raw_clock.cycle_last) & gtod->raw_clock.mask;
+	u64 ns = gtod->raw_clock.base_cycles;
+	ns += v * gtod->raw_clock.mult;
+	ns >>= gtod->raw_clock.shift & 63;
+	return ns + gtod->raw_clock.offset + gtod->offs_boot;
+}
+
 /* ---- 128-bit references (clock-protocols.md section 6) ---- */
 
 static inline u64 ref_pvclock_ns(u64 T, u64 S, u32 mul, int shift, u64 tsc)
@@ -123,6 +165,18 @@ static inline bool ref_pvclock_negative(u64 T, u64 tsc)
 static inline u64 ref_hv_time(u64 tsc, u64 scale, s64 offset)
 {
 	return (u64)(((u128)tsc * scale) >> 64) + (u64)offset;
+}
+
+/*
+ * perf_event_mmap_page: base + cyc * mult >> shift (mod 2^64), after the
+ * cap_user_time_short fold when short; a shift of 128 or more leaves nothing.
+ */
+static inline u64 ref_perf_time(u64 base, u64 cyc, u32 mult, u16 shift, bool short_, u64 cycles,
+				u64 mask)
+{
+	if (short_)
+		cyc = cycles + ((cyc - cycles) & mask);
+	return base + (shift >= 128 ? 0 : (u64)(((u128)cyc * mult) >> shift));
 }
 
 #endif

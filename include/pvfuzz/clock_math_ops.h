@@ -14,41 +14,6 @@
 #include "pvfuzz/clock_math.h"
 #include "pvfuzz/variant.h"
 
-/*
- * KVM's private copy of the host timekeeper (arch/x86/kvm/x86.c struct
- * pvclock_clock / pvclock_gtod_data, v6.17), filled by update_pvclock_gtod()
- * from tk->tkr_mono (clock) and tk->tkr_raw (raw_clock).
- */
-struct kvm_gtod_clock {
-	u64 cycle_last;
-	u64 mask;
-	u32 mult;
-	u32 shift;
-	u64 base_cycles; /* tkr->xtime_nsec: ns << shift */
-	u64 offset;      /* tkr->base, ns */
-};
-
-struct kvm_gtod_data {
-	struct kvm_gtod_clock clock;     /* CLOCK_MONOTONIC */
-	struct kvm_gtod_clock raw_clock; /* CLOCK_MONOTONIC_RAW */
-	u64 offs_boot;
-};
-
-/*
- * do_kvmclock_base() (v6.17; do_monotonic_raw() before 917f9475c0a8): the
- * kvmclock base, CLOCK_MONOTONIC_RAW + offs_boot, at a TSC value.  The
- * 64-bit multiply is the kernel's: the timekeeper keeps the cycle delta below
- * its max_cycles so v * mult + base_cycles never wraps.
- */
-static inline u64 do_kvmclock_base(const struct kvm_gtod_data *gtod, u64 tsc)
-{
-	u64 v = (tsc - gtod->raw_clock.cycle_last) & gtod->raw_clock.mask;
-	u64 ns = gtod->raw_clock.base_cycles;
-	ns += v * gtod->raw_clock.mult;
-	ns >>= gtod->raw_clock.shift & 63;
-	return ns + gtod->raw_clock.offset + gtod->offs_boot;
-}
-
 struct clock_math_ops {
 	/* arch/x86/include/asm/pvclock.h */
 	u64 (*scale_delta)(u64 delta, u32 mul_frac, int shift);

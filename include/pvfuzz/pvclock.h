@@ -18,6 +18,7 @@
 #include "pvfuzz/clock_math.h"
 #include "pvfuzz/compat.h"
 #include "pvfuzz/pvclock_abi.h"
+#include "pvfuzz/timekeeping.h"
 #include "pvfuzz/variant.h"
 
 #define PV_MAX_VCPUS 4
@@ -48,36 +49,47 @@ struct pvclock_reader_ops {
 	void (*get_clock)(struct kvm_clock_host *h, struct kvm_clock_data *data);
 };
 
-/* The mainline kernel helpers (arch/x86/include/asm/pvclock.h), for reuse. */
-static __always_inline unsigned pvclock_read_begin(const struct pvclock_vcpu_time_info *src)
-{
-	unsigned version = READ_ONCE(src->version) & ~1;
-	/* Make sure that the version is read before the data. */
-	virt_rmb();
-	return version;
-}
+/*
+ * The mainline kernel helpers (arch/x86/include/asm/pvclock.h), for reuse.
+ * Macros rather than inline functions so that the trace names the line of
+ * the reader that calls them and the record it passed (compat.h); each
+ * evaluates its arguments once, tsc before any field is read.
+ */
+#define __pvti_load(src, p, field) __pv_load_at(PV_SITE("(" #src ")->" #field), (p)->field)
 
-static __always_inline bool pvclock_read_retry(const struct pvclock_vcpu_time_info *src,
-					       unsigned version)
-{
-	/* Make sure that the version is re-read after the data. */
-	virt_rmb();
-	return unlikely(version != READ_ONCE(src->version));
-}
+#define pvclock_read_begin(src)                                               \
+	({                                                                    \
+		const struct pvclock_vcpu_time_info *__pv = (src);            \
+		unsigned __version = __pvti_load(src, __pv, version) & ~1;    \
+		/* Make sure that the version is read before the data. */     \
+		virt_rmb();                                                   \
+		__version;                                                    \
+	})
+
+#define pvclock_read_retry(src, ver)                                          \
+	({                                                                    \
+		const struct pvclock_vcpu_time_info *__pv = (src);            \
+		unsigned __version = (ver);                                   \
+		/* Make sure that the version is re-read after the data. */   \
+		virt_rmb();                                                   \
+		unlikely(__version != __pvti_load(src, __pv, version));       \
+	})
 
 /*
  * The kernel reads these fields with plain loads inside the version window.
  * Each load is its own statement: argument evaluation order is unspecified
  * (gcc and clang differ), and the simulator's trace must not depend on it.
  */
-static __always_inline u64 __pvclock_read_cycles(const struct pvclock_vcpu_time_info *src, u64 tsc)
-{
-	u64 delta = tsc - READ_ONCE(src->tsc_timestamp);
-	u32 mul = READ_ONCE(src->tsc_to_system_mul);
-	s8 shift = READ_ONCE(src->tsc_shift);
-	u64 offset = pvclock_scale_delta(delta, mul, shift);
-	return READ_ONCE(src->system_time) + offset;
-}
+#define __pvclock_read_cycles(src, tsc)                                       \
+	({                                                                    \
+		u64 __tsc = (tsc);                                            \
+		const struct pvclock_vcpu_time_info *__pv = (src);            \
+		u64 __delta = __tsc - __pvti_load(src, __pv, tsc_timestamp);  \
+		u32 __mul = __pvti_load(src, __pv, tsc_to_system_mul);        \
+		s8 __shift = __pvti_load(src, __pv, tsc_shift);               \
+		u64 __offset = pvclock_scale_delta(__delta, __mul, __shift);  \
+		__pvti_load(src, __pv, system_time) + __offset;               \
+	})
 
 static inline struct pvclock_vcpu_time_info *this_cpu_pvti(struct pvclock_guest *g)
 {
@@ -106,6 +118,29 @@ struct kvm_clock_data {
 #define KVM_CLOCK_TSC_STABLE 2
 #define KVM_CLOCK_REALTIME (1 << 2)
 #define KVM_CLOCK_HOST_TSC (1 << 3)
+
+/*
+ * KVM's private copy of the host timekeeper (arch/x86/kvm/x86.c struct
+ * pvclock_gtod_data, v6.17): update_pvclock_gtod() refreshes it from every
+ * timekeeping update (the pvclock_gtod notifier), under its own seqcount,
+ * and the masterclock reads it (do_kvmclock_base(),
+ * kvm_get_time_and_clockread()) from any vCPU thread.  One per host; every
+ * VM's struct kvm_clock_host points to it.  The clock fields are the
+ * clock_math model's (struct kvm_gtod_clock), so the arithmetic is one.
+ */
+struct pvclock_gtod_data {
+	seqcount_t seq;
+	struct kvm_gtod_clock clock;     /* extract of tk->tkr_mono */
+	struct kvm_gtod_clock raw_clock; /* extract of tk->tkr_raw */
+	u64 offs_boot;                   /* tk->offs_boot */
+	u64 wall_time_sec;               /* tk->xtime_sec */
+};
+
+/* gtod_is_based_on_tsc(): the masterclock needs a TSC-derived host clocksource */
+static inline bool gtod_is_based_on_tsc(int mode)
+{
+	return mode == VDSO_CLOCKMODE_TSC || mode == VDSO_CLOCKMODE_HVCLOCK;
+}
 
 /* What KVM keeps per VM (kvm->arch) and the world it runs in. */
 struct kvm_clock_host {
@@ -158,6 +193,21 @@ struct kvm_clock_host {
 			       u64 master_cycle_now);
 	void *world;
 	/*
+	 * The host kernel, in worlds that model it (the simulator): its
+	 * timekeeper and KVM's copy of it.  NULL in a world whose host is the
+	 * real kernel (the native runner): then host_ns_and_tsc is
+	 * kvm_get_time_and_clockread() and the host clocksource is the TSC.
+	 */
+	struct timekeeping *host_tk;
+	struct pvclock_gtod_data *gtod;
+	/*
+	 * pvclock_gtod_update_fn(): the host clocksource stopped being
+	 * TSC-based while the VM uses the masterclock, and KVM requested
+	 * KVM_REQ_MASTERCLOCK_UPDATE on every vCPU; the VM's vCPU threads (the
+	 * harness's host fiber) run it and clear this.
+	 */
+	bool gtod_masterclock_request;
+	/*
 	 * The writer the VM runs, pvclock_writer_ops_resolve()d; NULL means
 	 * mainline.  The mainline building blocks reach the writer's hooks
 	 * through it (pv_setup_guest_pvclock() ...).
@@ -193,6 +243,12 @@ struct pvclock_writer_ops {
 	 */
 	void (*tsc_khz_change)(struct kvm_clock_host *h, u32 new_khz,
 			       void (*apply)(struct kvm_clock_host *h, u32 khz));
+	/*
+	 * kvm_get_time_and_clockread(): the masterclock's (kernel_ns, host TSC)
+	 * pair, false if the host clocksource is not TSC-based.  NULL: mainline
+	 * (KVM's gtod copy through do_kvmclock_base()).
+	 */
+	bool (*get_time_and_clockread)(struct kvm_clock_host *h, s64 *kernel_ns, u64 *tsc_timestamp);
 };
 
 /*
@@ -245,6 +301,22 @@ void kvmclock_cpufreq_notifier(struct kvm_clock_host *h, u32 new_khz,
 void kvmclock_cpufreq_notifier_with(struct kvm_clock_host *h, u32 new_khz,
 				    void (*apply)(struct kvm_clock_host *h, u32 khz),
 				    void (*update_all)(struct kvm_clock_host *h));
+/*
+ * KVM's copy of the host timekeeper (src/clock/pvclock_gtod.c).
+ * pvclock_gtod_notify() is the tk_notifier_fn KVM registers; its ctx is the
+ * VM (struct kvm_clock_host, the model has one per host), whose h->gtod it
+ * refreshes and whose masterclock it stops when the clocksource is no
+ * longer TSC-based.
+ */
+void update_pvclock_gtod(struct pvclock_gtod_data *gtod, const struct timekeeper *tk);
+void pvclock_gtod_notify(void *h, const struct timekeeper *tk, bool was_set);
+/* the mainline kvm_get_time_and_clockread(); without h->gtod, h->host_ns_and_tsc */
+bool kvm_get_time_and_clockread(struct kvm_clock_host *h, s64 *kernel_ns, u64 *tsc_timestamp);
+/* kvm_get_walltime_and_clockread(): CLOCK_REALTIME of the gtod copy and its TSC */
+bool kvm_get_walltime_and_clockread(struct kvm_clock_host *h, struct timespec64 *ts, u64 *tsc_timestamp);
+/* get_kvmclock_base_ns(): CLOCK_MONOTONIC_RAW + offs_boot, read from the timekeeper */
+u64 get_kvmclock_base_ns(struct kvm_clock_host *h);
+
 /* kvm_start/end_pvclock_update(): MCLOCK_INPROGRESS keeps every vCPU out. */
 void kvm_start_pvclock_update(struct kvm_clock_host *h);
 void kvm_end_pvclock_update(struct kvm_clock_host *h);
@@ -263,6 +335,11 @@ static inline void pv_setup_guest_pvclock(struct kvm_clock_host *h, int v, struc
 static inline void pv_guest_time_update(struct kvm_clock_host *h, int v)
 {
 	(h->ops ? h->ops->guest_time_update : kvm_guest_time_update)(h, v);
+}
+
+static inline bool pv_get_time_and_clockread(struct kvm_clock_host *h, s64 *kernel_ns, u64 *tsc)
+{
+	return (h->ops ? h->ops->get_time_and_clockread : kvm_get_time_and_clockread)(h, kernel_ns, tsc);
 }
 
 /*

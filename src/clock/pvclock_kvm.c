@@ -67,12 +67,16 @@ void kvm_write_master_copy(struct kvm_clock_host *h, bool use_master_clock, u64 
 
 void pvclock_update_vm_gtod_copy(struct kvm_clock_host *h)
 {
-	bool use_master_clock = h->tsc_matched && !h->host_tsc_unstable;
-	u64 ns = 0, tsc = 0;
+	bool vcpus_matched = h->tsc_matched;
+	bool host_tsc_clocksource, use_master_clock;
+	s64 ns = 0;
+	u64 tsc = 0;
 
-	if (use_master_clock)
-		h->host_ns_and_tsc(h, &ns, &tsc); /* kvm_get_time_and_clockread() */
-	kvm_write_master_copy(h, use_master_clock, ns, tsc);
+	/* If the host uses TSC clock, then passthrough TSC as stable to the guest. */
+	host_tsc_clocksource = pv_get_time_and_clockread(h, &ns, &tsc);
+
+	use_master_clock = host_tsc_clocksource && vcpus_matched && !h->host_tsc_unstable;
+	kvm_write_master_copy(h, use_master_clock, (u64)ns, tsc);
 }
 
 bool kvm_guest_time_compute(struct kvm_clock_host *h, int v, struct pvclock_vcpu_time_info *hv)
@@ -328,4 +332,6 @@ void pvclock_writer_ops_resolve(struct pvclock_writer_ops *out, const struct pvc
 		out->guest_time_update = kvm_guest_time_update;
 	if (!out->write_record)
 		out->write_record = kvm_write_record;
+	if (!out->get_time_and_clockread)
+		out->get_time_and_clockread = kvm_get_time_and_clockread;
 }
