@@ -84,6 +84,7 @@ static const struct {
 	[PV_TLB] = { "tlb", "tlb_flush" },
 	[PV_KVM_TSC] = { "kvm_tsc", "kvm_tsc" },
 	[PV_NESTED] = { "nested", "nested" },
+	[PV_PERF_TIME] = { "perf_time", "perf_time" },
 };
 
 const char *pv_protocol_name(enum pv_protocol p)
@@ -108,7 +109,8 @@ bool pv_protocol_by_name(const char *name, enum pv_protocol *p)
 
 const char *pv_role_name(enum pv_role r)
 {
-	static const char *const n[] = { "reader", "writer", "flush", "free", "walker", "host" };
+	static const char *const n[] = { "reader", "writer", "flush", "free", "walker", "host",
+					 "mutator" };
 	return r < PV_NR_ROLES ? n[r] : "?";
 }
 

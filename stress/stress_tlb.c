@@ -749,6 +749,8 @@ static bool tlb_start(struct stress_opts *o)
 	mm.flush = flush_ops;
 	mm.free = frv->ops;
 	mm.walker = walker = wv->ops;
+	mm_guest_init(&mm); /* the KVM PV backend allocates its per-CPU masks */
+	flush_ops = mm.flush;
 
 	native_ipi_init(nr_vcpus);
 	native_set_irq_hooks(&irq_hooks);

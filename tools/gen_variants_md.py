@@ -20,7 +20,7 @@ ORDER = ["pvclock", "hv_tscpage", "clock_math", "tlb", "kvm_tsc", "nested"]
 # hand-written pages that go with a protocol's table
 NOTES = {
     "tlb": "Which combinations are safe and which fail, and why: [tlb.md](tlb.md#combinations-and-their-outcomes). "
-           "Known TLB bugs the model cannot express yet (TLB-08, TLB-10, TLB-12) and its limits: "
+           "Known TLB bugs the model cannot express yet (TLB-08, TLB-10) and its limits: "
            "[tlb-gaps.md](tlb-gaps.md).",
     "kvm_tsc": "The world, the oracles, what of the 2009 RFC is reconstructed and the fuzzer's verdict on "
                "seed 003's patch: [kvm_tsc.md](kvm_tsc.md).",

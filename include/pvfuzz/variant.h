@@ -16,6 +16,7 @@ enum pv_protocol {
 	PV_TLB,          /* TLB flush and page-table freeing */
 	PV_KVM_TSC,      /* KVM TSC frequency changes, resync, CPU hotplug */
 	PV_NESTED,       /* nested reenlightenment: L0 Hyper-V, L1 KVM, L2 kvmclock */
+	PV_PERF_TIME,    /* perf_event mmap page: time and count fields */
 	PV_NR_PROTOCOLS
 };
 
@@ -26,6 +27,7 @@ enum pv_role {
 	PV_FREE,         /* page-table free path */
 	PV_WALKER,       /* lockless page-table walker */
 	PV_HOST,         /* the hypervisor below the code under test (nested L0) */
+	PV_MUTATOR,      /* mm-side operations: tlb_finish_mmu, madvise, mprotect */
 	PV_NR_ROLES
 };
 

@@ -84,8 +84,10 @@ void flush_tlb_mm_range(struct mm_struct *mm, int start, int end, bool freed_tab
 		.mm = mm, .start = start, .end = end, .freed_tables = freed_tables,
 		.initiating_cpu = cpu,
 	};
-	mm_hook(mm, flush_begin, start, end);
 	info.new_tlb_gen = (u64)atomic_add_return(1, &mm->tlb_gen); /* inc_mm_tlb_gen */
+	/* what this flush must remove: every change visible before the
+	 * increment (a locked op: the initiator's own stores are visible) */
+	mm_hook(mm, flush_begin, start, end);
 	pv_cpumask_t others = mm->cpumask & ~(1ULL << cpu);
 	if (others)
 		mm->flush->flush_tlb_multi(mm, others, &info);

@@ -69,6 +69,9 @@ void oracle_flag_coherence(const char *what);
 void oracle_fallback(const char *what);
 void oracle_writer_discipline(const char *what);
 void oracle_notification(const char *what);
+/* The same oracles with the kernel's value named (the perf page). */
+void oracle_continuity_vs(const char *what, u64 kernel, u64 claim);
+void oracle_plausibility_vs(const char *what, u64 value, u64 lo, u64 hi);
 
 /* ---- TSC frequency, hotplug, nesting (src/oracle/tsc_oracles.c) ---- */
 /* CO12: a read used parameters made for a slower TSC than the one it read */
@@ -85,5 +88,6 @@ void oracle_walker_linearizable(const char *what);
 void oracle_stale_psc(const char *what);
 void oracle_refcount_zero(const char *what);
 void oracle_irq_discipline(const char *what);
+void oracle_backend_init(const char *what);
 
 #endif

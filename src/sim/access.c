@@ -297,7 +297,8 @@ void pvsim_memcpy(struct pv_site *s, volatile void *dst, const void *src, size_t
 		chunk[nc++].len = (u8)len;
 		off += len;
 	}
-	u8 order = fdp_tail_u8(g_sim.in, 0);
+	/* a copy within one 8-byte word (a plain field store) has no order to choose */
+	u8 order = nc > 1 ? fdp_tail_u8(g_sim.in, 0) : 0;
 	size_t start = (order & 0x7f) % nc;
 	struct sim_fiber *f = sim_cur();
 	for (size_t k = 0; k < nc; k++) {

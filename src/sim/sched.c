@@ -25,6 +25,8 @@ struct sim_state g_sim;
 struct fiber_ctx g_main_ctx;
 enum sim_fail_mode sim_fail_mode = SIM_FAIL_ABORT;
 
+static bool idle_takes_ipi(const struct sim_fiber *f);
+
 static bool in_atomic_section(const struct sim_fiber *f)
 {
 	return !f->done && (f->preempt_count > 0 || f->irq_off || f->in_ipi);
@@ -43,13 +45,37 @@ static bool cpu_held_by_other(const struct sim_fiber *f)
 
 static bool runnable(const struct sim_fiber *f)
 {
-	if (f->done)
+	if (f->done && !idle_takes_ipi(f))
 		return false;
 	if (f->guest && ((g_sim.out_of_guest | g_sim.in_exit) >> f->cpu & 1) && !f->in_exit)
 		return false;
 	if (g_sim.cfg.cpu_exclusive && cpu_held_by_other(f))
 		return false;
 	return !g_sim.cpu[f->cpu].preempted;
+}
+
+/*
+ * A vCPU whose guest tasks have all finished is idle, and the idle loop
+ * takes interrupts: the first finished guest task of that vCPU stands in
+ * for its idle task while an IPI is pending there (or its handler runs).
+ * Nothing changes for a vCPU that still has a live guest task, or that has
+ * no IPI queued: runs that never send one to an idle vCPU replay as before.
+ */
+static bool idle_takes_ipi(const struct sim_fiber *f)
+{
+	if (!f->guest)
+		return false;
+	if (f->in_ipi)
+		return true;
+	const struct sim_cpu *c = &g_sim.cpu[f->cpu];
+	if (!c->nipi || g_sim.step < c->ipi_hold_until)
+		return false;
+	for (int i = 0; i < g_sim.nf; i++) {
+		const struct sim_fiber *o = &g_sim.f[i];
+		if (o->guest && o->cpu == f->cpu && (!o->done || o < f))
+			return false; /* a live task takes it, or an earlier idle stand-in */
+	}
+	return true;
 }
 
 /* ---------------------------------------------------------------- TSC -- */
@@ -555,8 +581,16 @@ static void fiber_main(void *arg)
 			g_sim.out_of_guest = 0; /* a writer that forgot to let vCPUs back in */
 		}
 	}
+	/*
+	 * A finished guest task becomes its vCPU's idle loop: it is switched
+	 * back to only to take an IPI (idle_takes_ipi), then gives way again.
+	 */
+	while (f->guest) {
+		reschedule(false);
+		sim_ipi_poll();
+	}
 	reschedule(true);
-	abort(); /* unreachable: nobody switches back to a finished fiber */
+	abort(); /* unreachable: nobody switches back to a finished host fiber */
 }
 
 void sim_run(void)

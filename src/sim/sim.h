@@ -127,6 +127,14 @@ void sim_feature(u32 h);
 void sim_host_preempt(int cpu, u32 steps);
 /* IPIs to vCPU cpu wait until `steps` more steps have passed (delivery timing). */
 void sim_ipi_hold(int cpu, u32 steps);
+/*
+ * A device, timer or PMU interrupt on vCPU cpu, raised from any fiber or hook
+ * (no scheduling point, no ack): fn(info) runs like an IPI handler, on the
+ * guest task running there, at its next IRQ-enabled scheduling point.  The
+ * handler's loads and TSC reads are not the interrupted task's operation
+ * (sim_op_seen, sim_op_tscs), and the return from it is serialising.
+ */
+void sim_raise_irq(int cpu, smp_call_func_t fn, void *info);
 /* The guest task currently running on vCPU cpu is inside an IPI handler. */
 bool sim_in_ipi(void);
 /*

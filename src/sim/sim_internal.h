@@ -69,6 +69,7 @@ struct sim_ipi {
 	smp_call_func_t func;
 	void *info;
 	int *pending; /* the sender's ack counter, or NULL (no wait) */
+	bool irq;     /* sim_raise_irq(): an interrupt, not a cross call */
 };
 
 struct sim_cpu {
