@@ -356,27 +356,16 @@ static u64 guest_rdtsc(int v, u32 *rate)
 
 static __noinline void check_rate(int v, u32 mul, s8 shift, u32 rate)
 {
-	/*
-	 * ns per tick the record assumes (mul * 2^shift / 2^32) times ticks
-	 * per step, against the SIM_NS_PER_STEP ns a step takes; 1 ppm slack
-	 * covers the 32-bit quantisation of mul.
-	 */
-	if (shift > 63 || shift < -63)
-		return;
-	unsigned __int128 got = (unsigned __int128)mul * rate, real = (unsigned __int128)SIM_NS_PER_STEP << 32;
-	if (shift >= 0)
-		got <<= shift;
-	else
-		real <<= -shift;
-	if (got * 1000000 <= real * 1000001)
-		return;
 	char what[200];
+	u64 ppm;
+
+	if (!kvmclock_scale_runs_fast(mul, shift, rate, &ppm))
+		return;
 	unsigned __int128 khz = ((unsigned __int128)1000000 << 32) * (shift < 0 ? 1ULL << -shift : 1) /
 				((unsigned __int128)mul << (shift > 0 ? shift : 0));
 	snprintf(what, sizeof(what), "vCPU %d read kvmclock scaled for %llu kHz on CPU %d whose TSC runs "
 		 "at %u kHz: guest time runs %llu ppm fast", v, (unsigned long long)khz,
-		 smp_processor_id(), khz_of_rate(rate),
-		 (unsigned long long)((got - real) * 1000000 / real));
+		 smp_processor_id(), khz_of_rate(rate), (unsigned long long)ppm);
 	oracle_rate(what);
 }
 

@@ -201,19 +201,14 @@ static void l1_fiber(void *arg)
 
 static void check_l2_rate(int reader, u32 mul, s8 shift, u32 rate)
 {
-	if (shift > 63 || shift < -63)
-		return;
-	unsigned __int128 got = (unsigned __int128)mul * rate, real = (unsigned __int128)SIM_NS_PER_STEP << 32;
-	if (shift >= 0)
-		got <<= shift;
-	else
-		real <<= -shift;
-	if (got * 1000000 <= real * 1000001)
-		return;
 	char what[200];
+	u64 ppm;
+
+	if (!kvmclock_scale_runs_fast(mul, shift, rate, &ppm))
+		return;
 	snprintf(what, sizeof(what), "L2 reader %d used a kvmclock scale for a slower TSC than the one "
 		 "it read (%u ticks/step): L2 time runs %llu ppm fast", reader, rate,
-		 (unsigned long long)((got - real) * 1000000 / real));
+		 (unsigned long long)ppm);
 	oracle_rate(what);
 }
 
