@@ -674,7 +674,12 @@ def cmd_launcher_replay(a):
     d = os.path.join(SRC, "corpora", "regress", a.target)
     if not os.path.isdir(d):
         skip("no corpora/regress/%s" % a.target)
-    files = sorted(os.path.join(d, f) for f in os.listdir(d) if not f.startswith("."))
+    files = []
+    for f in sorted(os.listdir(d)):
+        p = os.path.join(d, f)
+        if f.startswith("."):
+            continue
+        files += sorted(os.path.join(p, g) for g in os.listdir(p)) if os.path.isdir(p) else [p]
     check(files, "corpora/regress/%s is empty" % a.target)
     bad = []
     for f in files:
