@@ -1393,6 +1393,15 @@ def cmd_kvm(a):
         steps = [l.split()[1] for l in out.splitlines() if l.strip()]  # "@off+len NAME" or "extra NAME"
         check(rc == 0 and steps == ["idle", "tsc_write", "tsc_khz"],
               "--decode of %s: exit %d, steps %r (want idle, tsc_write, tsc_khz)" % (rep, rc, steps))
+        # a vCPU that stops running is a liveness finding (the watchdog), not a clean run
+        with tempfile.TemporaryDirectory(prefix="pvfuzz-kvm-") as d:
+            rc, out, err = run([exe, "--no-ops", "--duration", "20", "--findings", d],
+                               env={"PVFUZZ_KVM_TEST_HOLD": "1"}, timeout=120)
+            if rc != SKIP:
+                m = SUMMARY_RE.search(err)
+                check(rc == 1 and m and m.group(1) == "liveness" and "vCPU 1" in err,
+                      "a held vCPU 1: exit %d, %s (want 1, liveness on vCPU 1)" % (
+                          rc, m.group(0) if m else "no SUMMARY line"))
         # no KVM on the machine: a one-line skip (77), never a failure
         rc, out, err = run([exe, "--duration", "1"], env={"PVFUZZ_KVM_DEVICE": "/nonexistent/kvm"})
         lines = oneline(out + err)

@@ -110,6 +110,7 @@ def stress_help(protocol):
 def check_commands(text, problems, run):
     subs, _ = subcommands()
     helps = {}
+    stressed = set()  # one stress run per protocol is enough to prove it runs
     for line, argv in launcher_commands(text):
         if not argv:
             continue
@@ -129,6 +130,10 @@ def check_commands(text, problems, run):
             if o not in known:
                 problems.append("`./pvfuzz %s` has no option %s (its --help): %s" % (sub, o, line))
         if run and not any(PLACEHOLDER.search(a) for a in argv):
+            if sub == "stress":
+                if argv[1] in stressed:
+                    continue
+                stressed.add(argv[1])
             run_one(sub, argv, line, problems)
 
 
@@ -146,7 +151,9 @@ def run_one(sub, argv, line, problems):
     elif sub not in ("list", "replay"):
         return
     rc, out, err = sh([LAUNCHER] + args, timeout=1800)
-    ok = rc == 0 or (sub == "stress" and rc == 1) or (sub == "replay" and rc in (0, 1))
+    # stress: 1 an oracle fired, 66 TSan saw the same bug as a race (a README
+    # example may run a buggy variant); replay: 1 an unexpected outcome
+    ok = rc == 0 or (sub == "stress" and rc in (1, 66)) or (sub == "replay" and rc in (0, 1))
     if not ok:
         tail = " / ".join(l for l in err.splitlines() if l.strip() and not l.startswith("==>"))[-400:]
         problems.append("`%s` (run as ./pvfuzz %s) exits %d: %s" % (line, " ".join(args), rc, tail))

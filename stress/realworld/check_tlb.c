@@ -104,8 +104,7 @@ struct writer {
 	pthread_t t;
 	int idx, cpu;
 	_Atomic u64 pub;            /* the last count it stored */
-	_Atomic u64 faulted;        /* the iteration it took SIGSEGV in */
-	u64 faults;
+	u64 faults;                 /* SIGSEGVs: stores refused after a revocation */
 } __attribute__((aligned(64)));
 static struct writer writers[CHECK_MAX_THREADS];
 
@@ -146,7 +145,6 @@ static __noinline void store_until_fault(struct writer *w, u64 it, volatile u64 
 		fault_armed = 0;
 	} else {
 		w->faults++;
-		atomic_store_explicit(&w->faulted, it, memory_order_release);
 	}
 }
 
@@ -424,7 +422,6 @@ out:
 
 static u8 *range;                 /* the PMD-aligned range */
 static void *reservation;
-static size_t reservation_len;
 static _Atomic u64 gen_done, gen_announced;
 static u8 *fill;                  /* one generation's content, built per remap */
 
@@ -777,8 +774,7 @@ static bool tlb_setup(const struct check_opts *o, char *why, size_t n)
 	}
 	if (!range) {
 		/* [placeholder PMD][the range][placeholder PMD], the range PMD-aligned */
-		reservation_len = 4 * RANGE;
-		reservation = mmap(NULL, reservation_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		reservation = mmap(NULL, 4 * RANGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
 				   -1, 0);
 		fill = mmap(NULL, RANGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (reservation == MAP_FAILED || fill == MAP_FAILED) {
