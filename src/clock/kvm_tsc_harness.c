@@ -17,6 +17,7 @@
  *   ops       host operations 0-8
  *   rate      boot TSC ticks per step on every CPU (64..319)
  *   think     2 bits per vCPU: guest steps in guest mode before each read (0-12)
+ *   burst     2 bits per vCPU: kvmclock reads per guest-mode stint (1-4)
  *   ids[3]    guest CPU ids of vCPUs 1-3 (CPU 0 is the boot CPU)
  *   skew[4]   per-CPU TSC offsets (SIM_MODE_SKEW only)
  *   then per operation two bytes:
@@ -68,7 +69,7 @@ struct kvm_tsc_world {
 	const struct kvm_tsc_reader_ops *gops;
 	struct kvm_tsc_host *h;
 	int nr_cpus, nr_reads;
-	int think[KVM_TSC_MAX_CPUS];
+	int think[KVM_TSC_MAX_CPUS], burst[KVM_TSC_MAX_CPUS];
 	struct host_op ops[MAX_OPS];
 	int nops;
 	int vcpu_fiber[KVM_TSC_MAX_CPUS];
@@ -355,27 +356,16 @@ static u64 guest_rdtsc(int v, u32 *rate)
 
 static __noinline void check_rate(int v, u32 mul, s8 shift, u32 rate)
 {
-	/*
-	 * ns per tick the record assumes (mul * 2^shift / 2^32) times ticks
-	 * per step, against the SIM_NS_PER_STEP ns a step takes; 1 ppm slack
-	 * covers the 32-bit quantisation of mul.
-	 */
-	if (shift > 63 || shift < -63)
-		return;
-	unsigned __int128 got = (unsigned __int128)mul * rate, real = (unsigned __int128)SIM_NS_PER_STEP << 32;
-	if (shift >= 0)
-		got <<= shift;
-	else
-		real <<= -shift;
-	if (got * 1000000 <= real * 1000001)
-		return;
 	char what[200];
+	u64 ppm;
+
+	if (!kvmclock_scale_runs_fast(mul, shift, rate, &ppm))
+		return;
 	unsigned __int128 khz = ((unsigned __int128)1000000 << 32) * (shift < 0 ? 1ULL << -shift : 1) /
 				((unsigned __int128)mul << (shift > 0 ? shift : 0));
 	snprintf(what, sizeof(what), "vCPU %d read kvmclock scaled for %llu kHz on CPU %d whose TSC runs "
 		 "at %u kHz: guest time runs %llu ppm fast", v, (unsigned long long)khz,
-		 smp_processor_id(), khz_of_rate(rate),
-		 (unsigned long long)((got - real) * 1000000 / real));
+		 smp_processor_id(), khz_of_rate(rate), (unsigned long long)ppm);
 	oracle_rate(what);
 }
 
@@ -434,8 +424,10 @@ static void vcpu_fiber(void *arg)
 		sim_op_begin("vcpu_enter_guest");
 		vcpu_enter(v);
 		sim_op_end();
-		delay(W.think[v]); /* guest code between the entry and the clock read */
-		guest_read(v);
+		for (int b = 0; b < W.burst[v]; b++) {
+			delay(W.think[v]); /* guest code between the clock reads */
+			guest_read(v);
+		}
 		vcpu_exit(v);
 	}
 	/* the vCPU halts; its CPU's idle loop keeps taking interrupts */
@@ -645,6 +637,8 @@ static void kworker_fiber(void *arg)
 
 /* ------------------------------------------------------------- events -- */
 
+static int vcpu_mode(int v);
+
 static void on_event(void *ctx, enum sim_event ev, u8 arg)
 {
 	if (ev != SIM_EV_SCENARIO)
@@ -659,6 +653,8 @@ static void on_event(void *ctx, enum sim_event ev, u8 arg)
 	int cv = sim_task_cpu(fv), cu = sim_task_cpu(fu);
 	if (cv == cu || !sim_cpu_quiescent(cv) || !sim_cpu_quiescent(cu))
 		return;
+	if (vcpu_mode(v) == IN_GUEST_MODE || vcpu_mode(u) == IN_GUEST_MODE)
+		return; /* the balancer moves runnable threads, not a vCPU running its guest */
 	sim_move_task(fv, cu);
 	sim_move_task(fu, cv);
 }
@@ -730,6 +726,7 @@ void kvm_tsc_scenario_run(const struct kvm_tsc_reader_ops *gops, const struct kv
 	u8 nops = fdp_u8(in, 2);
 	cfg.tsc_rate = 64 + fdp_u8(in, 128);
 	u8 think = fdp_u8(in, 0x55);
+	u8 burst = fdp_u8(in, 0);
 	u8 ids[KVM_TSC_MAX_CPUS - 1];
 	for (int i = 0; i < KVM_TSC_MAX_CPUS - 1; i++)
 		ids[i] = fdp_u8(in, (u8)(i + 1));
@@ -755,8 +752,10 @@ void kvm_tsc_scenario_run(const struct kvm_tsc_reader_ops *gops, const struct kv
 	W.gops = gops;
 	W.nr_cpus = cfg.nr_cpus;
 	W.nr_reads = 1 + ((shape >> 2) & 3);
-	for (int v = 0; v < KVM_TSC_MAX_CPUS; v++)
+	for (int v = 0; v < KVM_TSC_MAX_CPUS; v++) {
 		W.think[v] = 4 * ((think >> (2 * v)) & 3);
+		W.burst[v] = 1 + ((burst >> (2 * v)) & 3);
+	}
 	W.nops = nops % (MAX_OPS + 1);
 	for (int i = 0; i < W.nops; i++) {
 		u8 k = fdp_u8(in, (u8)(i & 1)), a = fdp_u8(in, (u8)(0x41 + 0x20 * i));

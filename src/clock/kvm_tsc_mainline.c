@@ -216,12 +216,15 @@ static bool kvm_tsc_can_enter(struct kvm_tsc_host *h, int v)
 void kvm_tsc_vcpu_load(struct kvm_tsc_host *h, int v)
 {
 	struct kvm_tsc_vcpu *vcpu = &h->vcpu[v];
-	int cpu = smp_processor_id();
+	int cpu;
 
+	preempt_disable(); /* preempt notifiers run with preemption off */
+	cpu = smp_processor_id();
 	if (READ_ONCE(vcpu->cpu) != cpu) {
 		kvm_make_request(KVM_REQ_CLOCK_UPDATE, vcpu);
 		WRITE_ONCE(vcpu->cpu, cpu);
 	}
+	preempt_enable();
 }
 
 /*

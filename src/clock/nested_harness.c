@@ -44,8 +44,7 @@ struct nested_world {
 	int nr_readers, nr_reads, think[MAX_READERS];
 	u32 when, notify, extra;
 	int reader_id[MAX_READERS];
-	int *done;   /* host fibers finished (arena) */
-	int l1_up;
+	int l1_up, l0_done;
 };
 
 static struct nested_world W;
@@ -92,7 +91,7 @@ static void l0_fiber(void *arg)
 		sim_yield("L0: idle");
 	sim_note("L0: migrating L1 to a host with rate", W.l0->dest_rate);
 	W.l0ops->migrate(W.l0);
-	(void)pv_fetch_add(W.done, 1);
+	WRITE_ONCE(W.l0_done, 1);
 }
 
 /* ---------------------------------------------------------------- L1 ---- */
@@ -183,8 +182,8 @@ static void l1_fiber(void *arg)
 			sim_yield("L1: idle");
 		kvm_update_masterclock(&l1->kvm);
 	}
-	/* the reenlightenment interrupt schedules hv_reenlightenment_work */
-	for (int i = 0; i < 4 * 256 && !READ_ONCE(W.l0->interrupt_pending); i++)
+	/* the reenlightenment interrupt schedules hv_reenlightenment_work (L0 sends it or not) */
+	while (!READ_ONCE(W.l0->interrupt_pending) && !READ_ONCE(W.l0_done))
 		sim_yield("L1: waiting");
 	if (READ_ONCE(W.l0->interrupt_pending)) {
 		for (u32 i = 0; i < W.notify; i++)
@@ -196,26 +195,20 @@ static void l1_fiber(void *arg)
 			W.l1ops->tsc_notifier(l1);
 		}
 	}
-	(void)pv_fetch_add(W.done, 1);
 }
 
 /* ---------------------------------------------------------------- L2 ---- */
 
 static void check_l2_rate(int reader, u32 mul, s8 shift, u32 rate)
 {
-	if (shift > 63 || shift < -63)
-		return;
-	unsigned __int128 got = (unsigned __int128)mul * rate, real = (unsigned __int128)SIM_NS_PER_STEP << 32;
-	if (shift >= 0)
-		got <<= shift;
-	else
-		real <<= -shift;
-	if (got * 1000000 <= real * 1000001)
-		return;
 	char what[200];
+	u64 ppm;
+
+	if (!kvmclock_scale_runs_fast(mul, shift, rate, &ppm))
+		return;
 	snprintf(what, sizeof(what), "L2 reader %d used a kvmclock scale for a slower TSC than the one "
 		 "it read (%u ticks/step): L2 time runs %llu ppm fast", reader, rate,
-		 (unsigned long long)((got - real) * 1000000 / real));
+		 (unsigned long long)ppm);
 	oracle_rate(what);
 }
 
@@ -284,7 +277,6 @@ void nested_scenario_run(const struct nested_l1_ops *l1ops, const struct nested_
 	struct nested_l1 *l1 = sim_shared_alloc(sizeof(*l1), 64);
 	W.l0 = l0;
 	W.l1 = l1;
-	W.done = sim_shared_alloc(sizeof(int), 8);
 	l0->tsc_page = sim_shared_alloc(HV_TSC_PAGE_HDR, 64);
 	l0->tsc_rate = cfg.tsc_rate;
 	l0->dest_rate = dest;

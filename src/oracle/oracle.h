@@ -76,6 +76,8 @@ void oracle_plausibility_vs(const char *what, u64 value, u64 lo, u64 hi);
 /* ---- TSC frequency, hotplug, nesting (src/oracle/tsc_oracles.c) ---- */
 /* CO12: a read used parameters made for a slower TSC than the one it read */
 void oracle_rate(const char *what);
+/* does a kvmclock (mul, shift) run guest time fast on a TSC of rate ticks/step?  *ppm: by how much */
+bool kvmclock_scale_runs_fast(u32 mul, s8 shift, u32 rate, u64 *ppm);
 /* a guest CPU has no kvmclock record of its own (CLK-21) */
 void oracle_layout(const char *what);
 /* code under test broke a kernel context rule (sleeping or returning atomic) */
