@@ -91,8 +91,8 @@ struct kg_vcpu {
 	/* the answer to KG_PORT_BRACKET, written by this vCPU's thread */
 	u64 bracket_clock;   /* KVM_GET_CLOCK .clock */
 	u64 bracket_set_seq; /* kg_shared.set_seq when it was taken */
-	u32 bracket_flags;   /* KVM_GET_CLOCK .flags */
 	u32 bracket_ok;      /* 0: the ioctl failed */
+	u32 bracket_pad;
 	/* guest -> VMM */
 	u64 reads, checks, fallbacks, locked_reads;
 	u64 brackets, brackets_excused, stopped_seen, relocations, retried_checks;
@@ -181,6 +181,10 @@ struct kg_clock_pairing {
 };
 
 #define KG_MSR_ENABLED 1ULL   /* bit 0 of MSR_KVM_SYSTEM_TIME_NEW */
+
+/* CPUID 0x40000001 eax bits (Documentation/virt/kvm/x86/cpuid.rst) */
+#define KVM_FEATURE_CLOCKSOURCE2 3
+#define KVM_FEATURE_CLOCKSOURCE_STABLE_BIT 24
 #define KG_MSR_GS_BASE 0xc0000101
 
 _Static_assert(sizeof(struct kg_shared) <= 0x10000, "kg_shared fits below the records");

@@ -710,7 +710,7 @@ int main(int argc, char **argv)
 		vmm_stop(&r.vm);
 		return 0;
 	}
-	if (!(r.vm.sh->kvm_features & (1u << 3)))
+	if (!(r.vm.sh->kvm_features & (1u << KVM_FEATURE_CLOCKSOURCE2)))
 		skip("the host's KVM CPUID does not offer KVM_FEATURE_CLOCKSOURCE2 (no kvmclock)");
 	resolve_readers(&r);
 	if (find_var(&r, "pvclock_kernel") < 0) {

@@ -293,7 +293,6 @@ static void serve_bracket(struct vmm *vm, int v)
 	pthread_mutex_lock(&vm->clock_lock);
 	ok = vmm_get_clock(vm, &d);
 	gv->bracket_clock = d.clock;
-	gv->bracket_flags = d.flags;
 	gv->bracket_set_seq = __atomic_load_n(&vm->sh->set_seq, __ATOMIC_RELAXED);
 	gv->bracket_ok = ok;
 	pthread_mutex_unlock(&vm->clock_lock);
@@ -390,7 +389,21 @@ static void *vcpu_thread(void *p)
 	/* only vCPU 0 runs until the guest registry is up (boot_cpu0()) */
 	while (a->v && !atomic_load(&vm->booted) && !atomic_load(&vm->quit))
 		usleep(1000);
+	/*
+	 * PVFUZZ_KVM_TEST_HOLD=v (tests of the liveness watchdog): this vCPU's
+	 * thread stops entering the guest 1 s after start, as a host that
+	 * never schedules it again would.
+	 */
+	const char *hold = getenv("PVFUZZ_KVM_TEST_HOLD");
+	u64 hold_at = hold && atoi(hold) == a->v ? vmm_now_ns() + 1000000000ULL : 0;
 	for (;;) {
+		if (hold_at && vmm_now_ns() > hold_at) {
+			while (!atomic_load(&vm->quit)) {
+				serve_request(vm, c);
+				usleep(200);
+			}
+			break;
+		}
 		/* clear before looking for work: a kick after this makes KVM_RUN return */
 		__atomic_store_n(&c->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 		serve_request(vm, c);

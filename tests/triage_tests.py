@@ -22,45 +22,17 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import xml.etree.ElementTree as ET
 
-SKIP = 77
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pvtest import REPLAY_RE, SKIP, Fail, Skip, check, log, run  # noqa: E402  the suite's helpers
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(HERE)
-REPLAY_RE = re.compile(r"^(.*): trace-hash ([0-9a-f]{16}) outcome ([A-Za-z0-9_]+)$")
 VIOL_RE = re.compile(r"^\s*(\d+)\s+(\S+)\s+(\S+:\d+|-)\s+(\S+)\s+(.*?)\s+(0x[0-9a-f]+)\s+<== violation$")
 HEADER_RE = re.compile(r"^\s*step\s+vcpu/fiber\s+site\s+op\s+field\s+value\s*$")
-
-
-class Skip(Exception):
-    pass
-
-
-class Fail(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Fail(msg)
-
-
-def log(msg):
-    print(msg, flush=True)
-
-
-def run(cmd, env=None, timeout=300):
-    e = dict(os.environ)
-    for k in ("PVFUZZ_VARIANT", "PVFUZZ_PRINT_HASH"):
-        e.pop(k, None)
-    if env:
-        e.update(env)
-    p = subprocess.run(cmd, env=e, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, timeout=timeout)
-    return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
 
 
 def regress_inputs(std_dir, targets):

@@ -25,10 +25,6 @@
 #include "pvfuzz/clock_math_ops.h"
 #include "pvfuzz/pvclock.h"
 
-/* CPUID 0x40000001 eax (Documentation/virt/kvm/x86/cpuid.rst) */
-#define KVM_FEATURE_CLOCKSOURCE2 3
-#define KVM_FEATURE_CLOCKSOURCE_STABLE_BIT 24
-
 static struct pvclock_guest guest_clock;
 
 /* ---------------------------------------------------------- reporting -- */
@@ -330,14 +326,12 @@ extern const u64 guest_exc_stubs[32];
 
 static void load_idt(void)
 {
-	struct idt_gate *idt = (void *)KG_IDT;
 	struct {
 		u16 limit;
 		u64 base;
-	} __attribute__((packed)) d = { 32 * sizeof(*idt) - 1, KG_IDT };
+	} __attribute__((packed)) d = { 32 * sizeof(struct idt_gate) - 1, KG_IDT };
 
 	__asm__ __volatile__("lidt %0" :: "m"(d));
-	(void)idt;
 }
 
 static void build_idt(void)

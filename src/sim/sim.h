@@ -210,6 +210,7 @@ void sim_trace_log_enable(u64 cap);
  */
 void sim_trace_write_json(FILE *out);
 void sim_trace_print_rec(FILE *out, s64 seq);       /* one trace line */
+void sim_json_str(FILE *out, const char *s);        /* a JSON string literal */
 void sim_trace_write_site_json(FILE *out, s64 seq); /* one record, or null */
 
 /* ---- how a failed oracle ends the run ---- */
