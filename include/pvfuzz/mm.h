@@ -281,6 +281,13 @@ struct mm_struct {
 	atomic_t mmap_lock;
 	atomic_t ptl[PTRS_PER_TABLE];
 	atomic_t tlb_flush_pending;
+	/* Hyper-V: the per-CPU hypercall input page (hyperv_pcpu_input_arg) */
+	struct hv_tlb_flush {
+		u64 address_space;
+		u64 flags;
+		u64 processor_mask;
+		u64 gva_list[MM_NR_VPN];
+	} hv_input[MM_MAX_CPUS];
 	/* KVM PV: the per-CPU __pv_cpu_mask (NULL until allocated) and its memory */
 	pv_cpumask_t *pv_cpu_mask[MM_MAX_CPUS];
 	pv_cpumask_t pv_cpu_mask_mem[MM_MAX_CPUS];
@@ -330,6 +337,8 @@ void flush_tlb_range(struct mm_struct *mm, int start, int end);
 void flush_tlb_func(void *info);                            /* the IPI handler */
 void native_flush_tlb_multi(struct mm_struct *mm, pv_cpumask_t cpus, const struct flush_tlb_info *info);
 void mm_tlb_flush_cpu(struct mm_struct *mm, int cpu);       /* whole TLB + PSC of one vCPU (host or local) */
+/* INVLPG of the pages [start, end) on one vCPU (the PSC goes too) */
+void mm_tlb_flush_cpu_range(struct mm_struct *mm, int cpu, int start, int end);
 void enter_lazy_tlb(struct mm_struct *mm);
 void switch_mm_back(struct mm_struct *mm);                  /* user task returns: switch_mm_irqs_off */
 void tlb_remove_table_sync_one(struct mm_struct *mm);

@@ -18,7 +18,7 @@ void mm_tlb_flush_cpu(struct mm_struct *mm, int cpu)
 }
 
 /* INVLPG per page: drops the page's TLB entry and every PSC entry (SDM 4.10.4.1) */
-static void flush_tlb_one_range(struct mm_struct *mm, int cpu, int start, int end)
+void mm_tlb_flush_cpu_range(struct mm_struct *mm, int cpu, int start, int end)
 {
 	struct mm_cpu *c = &mm->cpu[cpu];
 	for (int i = 0; i < MM_TLB_ENTRIES; i++) {
@@ -54,7 +54,7 @@ void flush_tlb_func(void *info)
 		return;
 	u64 mm_tlb_gen = (u64)atomic64_read(&mm->tlb_gen);
 	if (f->end != TLB_FLUSH_ALL && f->new_tlb_gen == local_tlb_gen + 1 && f->new_tlb_gen == mm_tlb_gen)
-		flush_tlb_one_range(mm, cpu, f->start, f->end);
+		mm_tlb_flush_cpu_range(mm, cpu, f->start, f->end);
 	else
 		mm_tlb_flush_cpu(mm, cpu);
 	MM_BK_WRITE(c->tlb_gen, mm_tlb_gen);
