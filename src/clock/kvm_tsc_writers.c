@@ -127,6 +127,16 @@ static int kvm_write_guest_time_2010(struct kvm_tsc_host *h, int v)
 
 	preempt_disable(); /* get_cpu_var() */
 	this_tsc_khz = READ_ONCE(h->cpu_tsc_khz[smp_processor_id()]);
+	/*
+	 * 2.6.3x never stored 0 in cpu_tsc_khz; the host's hotplug here is
+	 * mainline's (tsc_bad() in CPU_DOWN_PREPARE), so the guard that came with
+	 * it in 2.6.37 is kept: kvm_get_time_scale(0) would never return.
+	 */
+	if (unlikely(this_tsc_khz == 0)) {
+		preempt_enable();
+		kvm_make_request(KVM_REQ_CLOCK_UPDATE, &h->vcpu[v]);
+		return 1;
+	}
 	if (unlikely(vc->hw_tsc_khz != this_tsc_khz)) {
 		kvm_get_time_scale(NSEC_PER_SEC, this_tsc_khz * 1000ULL, &vc->pvclock_tsc_shift,
 				   &vc->pvclock_tsc_mul);
@@ -156,9 +166,14 @@ static const struct kvm_tsc_writer_ops kvm_tsc_notifier_2010_ops = {
 
 KVM_TSC_WRITER(kvm_tsc_notifier_2010, kvm_tsc_notifier_2010_ops,
 	.bug = "CLK-19",
-	.expect = "safe",
-	.scenario = "the remote cpu_tsc_khz store lands anywhere in the target vCPU's update; the "
-		    "request set after it always makes the vCPU redo the update before it enters",
+	.expect = "rate|monotonic|plausibility",
+	.scenario = "a downscale sets KVM_REQ_CLOCK_UPDATE without a kick (by design: the vCPU "
+		    "stays in guest mode until its next exit); an upscale of the same CPU in that "
+		    "stint finds the bit already set, so kvm_request_guest_time_update() says "
+		    "false, send_ipi stays 0 and bounce_off is never sent: the guest keeps the "
+		    "kvmclock of the frequency before the downscale while the TSC runs faster",
 	.history = "2.6.3x kvmclock_cpufreq_notifier(): per_cpu(cpu_tsc_khz, freq->cpu) written from "
-		   "the notifier's CPU, bounce_off kick on upscale, kvm_write_guest_time() reading the "
-		   "kHz outside its IRQ-off section (archive copies 41203320742, 18835835244)")
+		   "the notifier's CPU, bounce_off kick on upscale only when "
+		   "!test_and_set_bit(KVM_REQ_KVMCLOCK_UPDATE), kvm_write_guest_time() reading the "
+		   "kHz outside its IRQ-off section (archive copies 41203320742, 18835835244); "
+		   "mainline's kvm_make_request() + send_ipi = 1 has no such condition")
