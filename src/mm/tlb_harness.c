@@ -62,6 +62,17 @@
 #include <sanitizer/asan_interface.h>
 #endif
 
+/*
+ * The oracles' bookkeeping is not code under test: no coverage edges or
+ * comparison tracing in it (its feedback is the near misses below), which
+ * keeps libFuzzer's per-access work on the code under test.
+ */
+#if defined(__clang__) && __clang_major__ >= 13
+#define BOOKKEEPING __attribute__((no_sanitize("coverage")))
+#else
+#define BOOKKEEPING
+#endif
+
 #define LOGN 32
 #define MAX_REFS 4
 
@@ -118,13 +129,13 @@ enum { NM_TLB_UNFLUSHED = 0x1000, NM_WALK_UNLINKED = 0x2000, NM_PSC_UNLINKED = 0
        NM_BATCH_FAIL = 0x7000, NM_SYSCALL_OVERLAP = 0x8000,
        NM_SYSCALL_UNFLUSHED = 0x9000 };
 
-static void near_miss(u32 kind, u32 detail)
+static BOOKKEEPING void near_miss(u32 kind, u32 detail)
 {
 	sim_feature((kind | detail) * 0x9E3779B1u);
 }
 
 
-static struct fiber_state *me(void)
+static BOOKKEEPING struct fiber_state *me(void)
 {
 	return &W.fs[sim_self() < 0 ? 0 : sim_self()];
 }
@@ -132,7 +143,7 @@ static struct fiber_state *me(void)
 /* ------------------------------------------------------- ground truth -- */
 
 /* the reference mapping of vpn just became m (a store became visible) */
-static void truth_set(int vpn, int m, bool rw)
+static BOOKKEEPING void truth_set(int vpn, int m, bool rw)
 {
 	if (m == W.cur_map[vpn] && (m < 0 || rw == W.cur_rw[vpn]))
 		return;
@@ -145,7 +156,7 @@ static void truth_set(int vpn, int m, bool rw)
 }
 
 /* mm_ref_lookup() as it reads once the store of v to p is visible */
-static int lookup_with(struct mm_struct *mm, int vpn, const volatile void *p, u64 v, bool *rw)
+static BOOKKEEPING int lookup_with(struct mm_struct *mm, int vpn, const volatile void *p, u64 v, bool *rw)
 {
 	*rw = false;
 	u64 *pmdp = pmd_entry_ptr(mm, vpn_pmd_index(vpn));
@@ -166,7 +177,7 @@ static int lookup_with(struct mm_struct *mm, int vpn, const volatile void *p, u6
  * hardware walks only once it leaves the store buffer, which is when the
  * simulator calls this (before the memory changes).
  */
-static void on_commit(void *ctx, volatile void *p, unsigned size, u64 v)
+static BOOKKEEPING void on_commit(void *ctx, volatile void *p, unsigned size, u64 v)
 {
 	struct mm_struct *mm = W.mm;
 	int pfn;
@@ -209,13 +220,13 @@ static void on_commit(void *ctx, volatile void *p, unsigned size, u64 v)
 	}
 }
 
-static u32 h_ref_version(struct mm_struct *mm, int vpn)
+static BOOKKEEPING u32 h_ref_version(struct mm_struct *mm, int vpn)
 {
 	return W.ver[vpn];
 }
 
 /* was vpn mapped to pfn at some instant in [from, now]? */
-static bool mapped_since(int vpn, int pfn, u64 from)
+static BOOKKEEPING bool mapped_since(int vpn, int pfn, u64 from)
 {
 	int n = W.nlog[vpn];
 	int first = n > LOGN ? n - LOGN : 0;
@@ -229,7 +240,7 @@ static bool mapped_since(int vpn, int pfn, u64 from)
 	return n > LOGN; /* history lost: give the benefit of the doubt */
 }
 
-static void h_table_ref(struct mm_struct *mm, int pfn)
+static BOOKKEEPING void h_table_ref(struct mm_struct *mm, int pfn)
 {
 	struct fiber_state *f = me();
 	const struct ptdesc *d = pt_desc(mm, pfn);
@@ -251,7 +262,7 @@ static void h_table_ref(struct mm_struct *mm, int pfn)
 	}
 }
 
-static void h_section(struct mm_struct *mm, enum mm_section kind, bool enter)
+static BOOKKEEPING void h_section(struct mm_struct *mm, enum mm_section kind, bool enter)
 {
 	struct fiber_state *f = me();
 	int *depth = kind == MM_SEC_IRQOFF ? &f->irqoff : &f->rcu;
@@ -260,7 +271,7 @@ static void h_section(struct mm_struct *mm, enum mm_section kind, bool enter)
 		f->nref = 0;
 }
 
-static void h_grab(struct mm_struct *mm, int vpn, int pfn)
+static BOOKKEEPING void h_grab(struct mm_struct *mm, int vpn, int pfn)
 {
 	if (W.cur_map[vpn] != pfn)
 		near_miss(NM_GRAB_CHANGED, 0);
@@ -272,7 +283,7 @@ static void h_grab(struct mm_struct *mm, int vpn, int pfn)
 	}
 }
 
-static void h_ipi(struct mm_struct *mm)
+static BOOKKEEPING void h_ipi(struct mm_struct *mm)
 {
 	struct fiber_state *f = me();
 	if (f->rcu)
@@ -285,7 +296,7 @@ static void h_ipi(struct mm_struct *mm)
 	}
 }
 
-static void h_quiescent(struct mm_struct *mm)
+static BOOKKEEPING void h_quiescent(struct mm_struct *mm)
 {
 	struct fiber_state *f = me();
 	if (f->irqoff || f->rcu || mm->cpu[smp_processor_id()].rcu_nesting || sim_in_ipi()) {
@@ -296,7 +307,7 @@ static void h_quiescent(struct mm_struct *mm)
 	}
 }
 
-static void flush_range(int start, int end, int *lo, int *hi)
+static BOOKKEEPING void flush_range(int start, int end, int *lo, int *hi)
 {
 	*lo = start == TLB_FLUSH_ALL ? 0 : start;
 	*hi = start == TLB_FLUSH_ALL || end == TLB_FLUSH_ALL ? MM_NR_VPN : end;
@@ -304,7 +315,7 @@ static void flush_range(int start, int end, int *lo, int *hi)
 		*hi = MM_NR_VPN;
 }
 
-static void h_flush_begin(struct mm_struct *mm, int start, int end)
+static BOOKKEEPING void h_flush_begin(struct mm_struct *mm, int start, int end)
 {
 	int lo, hi;
 	flush_range(start, end, &lo, &hi);
@@ -312,7 +323,7 @@ static void h_flush_begin(struct mm_struct *mm, int start, int end)
 		me()->snap[v] = W.ver[v];
 }
 
-static void h_flush_end(struct mm_struct *mm, int start, int end)
+static BOOKKEEPING void h_flush_end(struct mm_struct *mm, int start, int end)
 {
 	int lo, hi;
 	flush_range(start, end, &lo, &hi);
@@ -321,7 +332,7 @@ static void h_flush_end(struct mm_struct *mm, int start, int end)
 			W.flushed_ver[v] = me()->snap[v];
 }
 
-static void h_tlb_use(struct mm_struct *mm, int cpu, const struct tlb_entry *e)
+static BOOKKEEPING void h_tlb_use(struct mm_struct *mm, int cpu, const struct tlb_entry *e)
 {
 	char what[160];
 	if (e->ver != W.ver[e->vpn])
@@ -338,7 +349,7 @@ static void h_tlb_use(struct mm_struct *mm, int cpu, const struct tlb_entry *e)
 	}
 }
 
-static void h_psc_use(struct mm_struct *mm, int cpu, int pfn, u32 gen)
+static BOOKKEEPING void h_psc_use(struct mm_struct *mm, int cpu, int pfn, u32 gen)
 {
 	const struct ptdesc *d = pt_desc(mm, pfn);
 	if (!table_linked(mm, pfn))
@@ -352,12 +363,12 @@ static void h_psc_use(struct mm_struct *mm, int cpu, int pfn, u32 gen)
 	}
 }
 
-static void h_page_freed(struct mm_struct *mm, int pfn)
+static BOOKKEEPING void h_page_freed(struct mm_struct *mm, int pfn)
 {
 	W.discarded &= ~(1ULL << pfn);
 }
 
-static void h_discard(struct mm_struct *mm, int pfn)
+static BOOKKEEPING void h_discard(struct mm_struct *mm, int pfn)
 {
 	if (W.held[pfn]) {
 		char what[128];
@@ -368,7 +379,7 @@ static void h_discard(struct mm_struct *mm, int pfn)
 	W.discarded |= 1ULL << pfn;
 }
 
-static bool h_batch_alloc_fails(struct mm_struct *mm)
+static BOOKKEEPING bool h_batch_alloc_fails(struct mm_struct *mm)
 {
 	int k = W.nbatch++;
 	if (W.fail_next > 0) {
@@ -384,17 +395,17 @@ static bool h_batch_alloc_fails(struct mm_struct *mm)
 	return false;
 }
 
-static bool h_cpumask_alloc_fails(struct mm_struct *mm, int cpu)
+static BOOKKEEPING bool h_cpumask_alloc_fails(struct mm_struct *mm, int cpu)
 {
 	return W.cpumask_fails;
 }
 
-static bool h_vcpu_running(struct mm_struct *mm, int cpu)
+static BOOKKEEPING bool h_vcpu_running(struct mm_struct *mm, int cpu)
 {
 	return W.running[cpu];
 }
 
-static bool table_linked(struct mm_struct *mm, int pfn)
+static BOOKKEEPING bool table_linked(struct mm_struct *mm, int pfn)
 {
 	for (int r = 0; r < PTRS_PER_TABLE; r++) {
 		u64 pmd = MM_BK_READ(*pmd_entry_ptr(mm, r));
@@ -409,7 +420,7 @@ static bool table_linked(struct mm_struct *mm, int pfn)
  * memory is touched.  Also the reads-from feedback for table memory, which
  * lives outside the simulator's arena.
  */
-static void on_access(void *ctx, u32 site, const volatile void *p, unsigned size, bool write)
+static BOOKKEEPING void on_access(void *ctx, u32 site, const volatile void *p, unsigned size, bool write)
 {
 	int pfn;
 	if ((uintptr_t)p < 4096) {
@@ -501,7 +512,7 @@ static void on_event(void *ctx, enum sim_event ev, u8 arg)
  * from every TLB (whoever else is mid-flush).  So from the return on, a TLB
  * entry older than that counts as stale, as after a flush.
  */
-static void syscall_range(int lo, int hi, bool enter)
+static BOOKKEEPING void syscall_range(int lo, int hi, bool enter)
 {
 	struct fiber_state *f = me();
 	/* another mmu_gather in flight at entry or return: overlapping mutators */
@@ -522,7 +533,7 @@ static void syscall_range(int lo, int hi, bool enter)
 }
 
 /* the op byte's bit 7: the scheduler wants the CPU at the op's cond_resched() points */
-static bool h_need_resched(struct mm_struct *mm)
+static BOOKKEEPING bool h_need_resched(struct mm_struct *mm)
 {
 	return W.resched[sim_self() < 0 ? 0 : sim_self()];
 }
@@ -692,8 +703,7 @@ void tlb_scenario_run(const struct tlb_roles *roles, const char *label, struct f
 	static bool once;
 	if (!once) {
 		pt_pool_init(&pool);
-		pool_ops = pt_pool_ops;
-		pool_ops.ctx = &pool;
+		pool_ops = pt_pool_ops_of(&pool);
 #ifdef PV_TLB_ASAN
 		__asan_set_error_report_callback(print_hash_on_report);
 #endif
