@@ -266,15 +266,34 @@ void pv_selection_spec(const struct pv_selection *sel, char *spec, size_t len)
 	spec_of(sel->role, spec, len);
 }
 
+/*
+ * The mainline counterpart replaces every role that is buggy in this
+ * selection.  A buggy variant declared safe with another role of it
+ * (safe_with) stays: the counterpart then keeps as much of the reproducer's
+ * pairing as is safe (a hypercall flush backend with free_rcu, when the
+ * walker is the bug), so the replay exercises the mainline role where it
+ * matters.  Should what is left not be safe (a safe_with partner was itself
+ * replaced), every buggy role is replaced.
+ */
 void pv_selection_counterpart(const struct pv_selection *sel, char *spec, size_t len)
 {
-	const struct pv_variant *role[PV_NR_ROLES];
+	struct pv_selection cp = *sel;
 	for (int r = 0; r < PV_NR_ROLES; r++) {
-		role[r] = sel->role[r];
-		if (is_buggy(role[r]))
-			role[r] = pv_variant_mainline(role[r]->protocol, (enum pv_role)r);
+		const struct pv_variant *v = sel->role[r];
+		if (!is_buggy(v))
+			continue;
+		bool safe_here = false;
+		for (int o = 0; o < PV_NR_ROLES; o++)
+			safe_here |= o != r && pv_variant_safe_with(v, sel->role[o]);
+		if (!safe_here)
+			cp.role[r] = pv_variant_mainline(v->protocol, (enum pv_role)r);
 	}
-	spec_of(role, spec, len);
+	char exp[256];
+	pv_selection_expect(&cp, exp, sizeof(exp));
+	for (int r = 0; r < PV_NR_ROLES && strcmp(exp, "safe"); r++)
+		if (is_buggy(cp.role[r]))
+			cp.role[r] = pv_variant_mainline(cp.role[r]->protocol, (enum pv_role)r);
+	spec_of(cp.role, spec, len);
 }
 
 void pv_select_from_input(enum pv_protocol p, struct pv_selection *sel, struct fdp *in)

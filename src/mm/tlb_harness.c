@@ -696,6 +696,40 @@ static void worker_fiber(void *arg)
 	rcu_quiescent_state(mm);
 }
 
+/*
+ * TO8, at the end of a run in which every task finished: each data page is
+ * referenced exactly once per present pte of a linked table.  Every walker's
+ * pin has been put by then (walk_op puts what it was given), so a count
+ * above the mappings is a reference someone took and never put (a walker
+ * that dropped out after its speculative grab), one below them a put too
+ * many.  Read after every store buffer drained (sim_settle).
+ */
+static BOOKKEEPING void check_page_refs(struct mm_struct *mm)
+{
+	int maps[MM_DATA_PAGES] = { 0 };
+	for (int r = 0; r < PTRS_PER_TABLE; r++) {
+		u64 pmd = MM_BK_READ(*pmd_entry_ptr(mm, r));
+		if (!pte_present(pmd))
+			continue;
+		const struct pt_page *t = pt_va(mm, pte_pfn(pmd));
+		for (int i = 0; i < PTRS_PER_TABLE; i++) {
+			u64 pte = MM_BK_READ(t->e[i]);
+			if (pte_present(pte) && pte_pfn(pte) < MM_DATA_PAGES)
+				maps[pte_pfn(pte)]++;
+		}
+	}
+	for (int p = 0; p < MM_DATA_PAGES; p++) {
+		int ref = MM_BK_READ(mm->pages[p]._refcount.counter);
+		if (ref == maps[p])
+			continue;
+		char what[128];
+		snprintf(what, sizeof(what), "page %d has %d references and %d mappings after every task "
+			 "finished: a reference %s", p, ref, maps[p], ref > maps[p] ? "never put" : "put twice");
+		oracle_page_refs(what);
+		return;
+	}
+}
+
 /* ------------------------------------------------------------ scenario -- */
 
 void tlb_scenario_run(const struct tlb_roles *roles, const char *label, struct fdp *in)
@@ -785,4 +819,8 @@ void tlb_scenario_run(const struct tlb_roles *roles, const char *label, struct f
 		sim_pin(sim_spawn(names[c], worker_fiber, &W.cpu_arg[c], c, true));
 	}
 	sim_run();
+	if (sim_run_completed() && !pv_last_finding.hit) {
+		sim_settle();
+		check_page_refs(mm);
+	}
 }
