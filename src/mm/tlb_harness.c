@@ -82,6 +82,9 @@ struct fiber_state {
 	int nref;
 	u32 snap[MM_NR_VPN];     /* versions at the current flush's start */
 	u32 sys_snap[MM_NR_VPN]; /* versions at the current munmap/madvise/mprotect's entry */
+	/* the current walk's grabs: taken on a page freed since vpn last mapped it? and when */
+	bool grab_recycled[MM_NR_VPN];
+	u64 grab_step[MM_NR_VPN];
 };
 
 struct tlb_world {
@@ -102,6 +105,7 @@ struct tlb_world {
 	u32 flushed_ver[MM_NR_VPN];
 	struct { u64 step; int pfn; } log[MM_NR_VPN][LOGN];
 	int nlog[MM_NR_VPN];
+	u64 freed_at[MM_DATA_PAGES]; /* 1 + the step of each data page's last free (0: never) */
 	u64 discarded;
 	int held[MM_DATA_PAGES];
 	struct fiber_state fs[SIM_MAX_FIBERS];
@@ -240,6 +244,21 @@ static BOOKKEEPING bool mapped_since(int vpn, int pfn, u64 from)
 	return n > LOGN; /* history lost: give the benefit of the doubt */
 }
 
+/* the step at which vpn last stopped mapping pfn (0: never mapped it, or history lost) */
+static BOOKKEEPING u64 unmapped_at(int vpn, int pfn)
+{
+	int n = W.nlog[vpn];
+	int first = n > LOGN ? n - LOGN : 0;
+	u64 end = 0;
+	for (int k = n - 1; k >= first; k--) {
+		const typeof(W.log[0][0]) *e = &W.log[vpn][k % LOGN];
+		if (e->pfn == pfn)
+			return end;
+		end = e->step;
+	}
+	return 0;
+}
+
 static BOOKKEEPING void h_table_ref(struct mm_struct *mm, int pfn)
 {
 	struct fiber_state *f = me();
@@ -273,6 +292,17 @@ static BOOKKEEPING void h_section(struct mm_struct *mm, enum mm_section kind, bo
 
 static BOOKKEEPING void h_grab(struct mm_struct *mm, int vpn, int pfn)
 {
+	/*
+	 * A grab after the pte changed is harmless while the page is not yet
+	 * freed (an IPI flush holds the free off: the walk linearizes at its
+	 * pte load); once the page was freed since, the reference pins a
+	 * recycled page, and only a re-check that sees vpn map it again may
+	 * keep it.
+	 */
+	struct fiber_state *f = me();
+	u64 end = W.cur_map[vpn] == pfn ? 0 : unmapped_at(vpn, pfn);
+	f->grab_recycled[vpn] = end && W.freed_at[pfn] > end;
+	f->grab_step[vpn] = sim_step();
 	if (W.cur_map[vpn] != pfn)
 		near_miss(NM_GRAB_CHANGED, 0);
 	if (mm->page_free >> pfn & 1) {
@@ -366,6 +396,7 @@ static BOOKKEEPING void h_psc_use(struct mm_struct *mm, int cpu, int pfn, u32 ge
 static BOOKKEEPING void h_page_freed(struct mm_struct *mm, int pfn)
 {
 	W.discarded &= ~(1ULL << pfn);
+	W.freed_at[pfn] = sim_step() + 1;
 }
 
 static BOOKKEEPING void h_discard(struct mm_struct *mm, int pfn)
@@ -612,10 +643,19 @@ static void walk_op(struct mm_struct *mm, int vpn, int hold)
 	if (!mm->walker->grabs)
 		return;
 	for (int i = 0; i < got; i++) {
-		char what[128];
+		char what[192];
 		if (!mapped_since(vpn + i, pfns[i], s0)) {
 			snprintf(what, sizeof(what), "walker returned page %d for vpn %d: not its mapping at any "
 				 "instant since the walk began (step %llu)", pfns[i], vpn + i, (unsigned long long)s0);
+			oracle_walker_linearizable(what);
+		}
+		/* the caller's reference must be on vpn's page, not on a recycled one */
+		struct fiber_state *f = me();
+		if (f->grab_recycled[vpn + i] && !mapped_since(vpn + i, pfns[i], f->grab_step[vpn + i])) {
+			snprintf(what, sizeof(what), "walker returned page %d for vpn %d: its reference was taken "
+				 "(step %llu) after the page was freed (step %llu) since vpn %d last mapped it", pfns[i],
+				 vpn + i, (unsigned long long)f->grab_step[vpn + i],
+				 (unsigned long long)W.freed_at[pfns[i]] - 1, vpn + i);
 			oracle_walker_linearizable(what);
 		}
 		if (W.discarded >> pfns[i] & 1) {
