@@ -266,14 +266,21 @@ void pv_selection_spec(const struct pv_selection *sel, char *spec, size_t len)
 	spec_of(sel->role, spec, len);
 }
 
+const struct pv_variant *pv_variant_fixed(const struct pv_variant *v)
+{
+	const struct pv_variant *f = v->fixed ? pv_variant_find(v->fixed) : NULL;
+	return f ? f : pv_variant_mainline(v->protocol, v->role);
+}
+
 /*
- * The mainline counterpart replaces every role that is buggy in this
- * selection.  A buggy variant declared safe with another role of it
- * (safe_with) stays: the counterpart then keeps as much of the reproducer's
- * pairing as is safe (a hypercall flush backend with free_rcu, when the
- * walker is the bug), so the replay exercises the mainline role where it
- * matters.  Should what is left not be safe (a safe_with partner was itself
- * replaced), every buggy role is replaced.
+ * The counterpart replaces every role that is buggy in this selection by
+ * the correct variant it mutates (pv_variant_fixed).  A buggy variant
+ * declared safe with another role of it (safe_with) stays: the counterpart
+ * then keeps as much of the reproducer's pairing as is safe (a hypercall
+ * flush backend with free_rcu, when the walker is the bug), so the replay
+ * exercises the fixed role where it matters.  Should what is left not be
+ * safe (a safe_with partner was itself replaced), every buggy role is
+ * replaced.
  */
 void pv_selection_counterpart(const struct pv_selection *sel, char *spec, size_t len)
 {
@@ -286,13 +293,13 @@ void pv_selection_counterpart(const struct pv_selection *sel, char *spec, size_t
 		for (int o = 0; o < PV_NR_ROLES; o++)
 			safe_here |= o != r && pv_variant_safe_with(v, sel->role[o]);
 		if (!safe_here)
-			cp.role[r] = pv_variant_mainline(v->protocol, (enum pv_role)r);
+			cp.role[r] = pv_variant_fixed(v);
 	}
 	char exp[256];
 	pv_selection_expect(&cp, exp, sizeof(exp));
 	for (int r = 0; r < PV_NR_ROLES && strcmp(exp, "safe"); r++)
 		if (is_buggy(cp.role[r]))
-			cp.role[r] = pv_variant_mainline(cp.role[r]->protocol, (enum pv_role)r);
+			cp.role[r] = pv_variant_fixed(cp.role[r]);
 	spec_of(cp.role, spec, len);
 }
 
