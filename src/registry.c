@@ -235,19 +235,24 @@ static void add_alternatives(char *buf, size_t len, const char *expect)
 	}
 }
 
+/* role r of sel is buggy, and no other selected role is in its safe_with list */
+static bool buggy_here(const struct pv_selection *sel, int r)
+{
+	const struct pv_variant *v = sel->role[r];
+	if (!is_buggy(v))
+		return false;
+	for (int o = 0; o < PV_NR_ROLES; o++)
+		if (o != r && pv_variant_safe_with(v, sel->role[o]))
+			return false;
+	return true;
+}
+
 void pv_selection_expect(const struct pv_selection *sel, char *buf, size_t len)
 {
 	buf[0] = 0;
-	for (int r = 0; r < PV_NR_ROLES; r++) {
-		const struct pv_variant *v = sel->role[r];
-		if (!is_buggy(v))
-			continue;
-		bool safe_here = false;
-		for (int o = 0; o < PV_NR_ROLES; o++)
-			safe_here |= o != r && pv_variant_safe_with(v, sel->role[o]);
-		if (!safe_here)
-			add_alternatives(buf, len, v->expect);
-	}
+	for (int r = 0; r < PV_NR_ROLES; r++)
+		if (buggy_here(sel, r))
+			add_alternatives(buf, len, sel->role[r]->expect);
 	if (!buf[0])
 		snprintf(buf, len, "safe");
 }
@@ -285,16 +290,9 @@ const struct pv_variant *pv_variant_fixed(const struct pv_variant *v)
 void pv_selection_counterpart(const struct pv_selection *sel, char *spec, size_t len)
 {
 	struct pv_selection cp = *sel;
-	for (int r = 0; r < PV_NR_ROLES; r++) {
-		const struct pv_variant *v = sel->role[r];
-		if (!is_buggy(v))
-			continue;
-		bool safe_here = false;
-		for (int o = 0; o < PV_NR_ROLES; o++)
-			safe_here |= o != r && pv_variant_safe_with(v, sel->role[o]);
-		if (!safe_here)
-			cp.role[r] = pv_variant_fixed(v);
-	}
+	for (int r = 0; r < PV_NR_ROLES; r++)
+		if (buggy_here(sel, r))
+			cp.role[r] = pv_variant_fixed(sel->role[r]);
 	char exp[256];
 	pv_selection_expect(&cp, exp, sizeof(exp));
 	for (int r = 0; r < PV_NR_ROLES && strcmp(exp, "safe"); r++)
