@@ -102,6 +102,7 @@ int sim_spawn(const char *name, sim_fiber_fn fn, void *arg, int cpu, bool guest)
 void sim_pin(int fiber);   /* a per-CPU task: SIM_EV_MIGRATE never moves it */
 void sim_run(void);        /* decodes the schedule from the input tail, runs all fibers */
 bool sim_run_completed(void);
+void sim_settle(void);     /* after sim_run(): drain every store buffer into memory */
 
 /* ---- called from fibers (scenario code) ---- */
 int sim_self(void);
