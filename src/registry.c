@@ -83,6 +83,7 @@ static const struct {
 	[PV_CLOCK_MATH] = { "clock_math", "clock_math" },
 	[PV_TLB] = { "tlb", "tlb_flush" },
 	[PV_PERF_TIME] = { "perf_time", "perf_time" },
+	[PV_VDSO] = { "vdso", "vdso" },
 };
 
 const char *pv_protocol_name(enum pv_protocol p)

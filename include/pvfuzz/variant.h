@@ -15,6 +15,7 @@ enum pv_protocol {
 	PV_CLOCK_MATH,   /* scaling arithmetic */
 	PV_TLB,          /* TLB flush and page-table freeing */
 	PV_PERF_TIME,    /* perf_event mmap page: time and count fields */
+	PV_VDSO,         /* generic vDSO data page and update_vsyscall() */
 	PV_NR_PROTOCOLS
 };
 
