@@ -431,8 +431,9 @@ def ctest_failure(out):
                   re.escape(name), out, re.M | re.S)
     if m:
         body = m.group(2)
-        fl = [l.strip() for l in body.splitlines() if l.strip().startswith("FAIL:")]
-        reason = fl[0][5:].strip() if fl else (status + ": " + tail(body, 1))
+        # pvtest.py says "FAIL: why", the unit tests "FAIL file:line: why"
+        fl = [l.strip() for l in body.splitlines() if re.match(r"\s*FAIL\b", l)]
+        reason = re.sub(r"^FAIL:?\s*", "", fl[0]) if fl else (status + ": " + tail(body, 1))
     return (name, reason[:500])
 
 
@@ -481,6 +482,9 @@ def run_mutant(tree, m, cat, timeouts):
     finally:
         write_bumped(path, orig)
         res["seconds"] = round(time.monotonic() - t0, 1)
+        for k in ("why", "fired_why"):  # paths relative to the tree, as in the checkout
+            if k in res:
+                res[k] = res[k].replace(tree.path + "/", "")
     if res.get("equivalent"):
         res["status"] = "equivalent_killed" if res["status"] == "killed" else \
             "equivalent" if res["status"] == "survived" else res["status"]

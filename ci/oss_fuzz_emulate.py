@@ -392,6 +392,8 @@ def emulate(config, keep):
         if not shutil.which(tool):
             raise Skip("%s missing (./pvfuzz installs what it needs)" % tool)
     tmp = tempfile.mkdtemp(prefix="pvfuzz-ossfuzz-%s-" % config)
+    cwd = os.getcwd()
+    os.chdir(tmp)  # the binaries drop default.profraw, fuzz-*.log, crash-* in their cwd
     try:
         engine, san, env = build_env(config, tmp)
         out, work = os.path.join(tmp, "out"), os.path.join(tmp, "work")
@@ -419,6 +421,7 @@ def emulate(config, keep):
             shutil.copytree(out, keep, dirs_exist_ok=True)
         log("%s: %d targets pass the check_build emulation" % (config, len(targets())))
     finally:
+        os.chdir(cwd)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -447,7 +450,7 @@ def main():
         if not a.config:
             print("pvfuzz: oss_fuzz_emulate: which CONFIG? (%s)" % ", ".join(CONFIGS), file=sys.stderr)
             return 2
-        emulate(a.config, a.keep)
+        emulate(a.config, os.path.abspath(a.keep) if a.keep else "")
     except Skip as ex:
         print("SKIPPED: %s" % ex, flush=True)
         return SKIP

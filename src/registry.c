@@ -82,6 +82,8 @@ static const struct {
 	[PV_HV_TSCPAGE] = { "hv_tscpage", "hv_tscpage" },
 	[PV_CLOCK_MATH] = { "clock_math", "clock_math" },
 	[PV_TLB] = { "tlb", "tlb_flush" },
+	[PV_KVM_TSC] = { "kvm_tsc", "kvm_tsc" },
+	[PV_NESTED] = { "nested", "nested" },
 	[PV_PERF_TIME] = { "perf_time", "perf_time" },
 	[PV_VDSO] = { "vdso", "vdso" },
 };
@@ -108,7 +110,8 @@ bool pv_protocol_by_name(const char *name, enum pv_protocol *p)
 
 const char *pv_role_name(enum pv_role r)
 {
-	static const char *const n[] = { "reader", "writer", "flush", "free", "walker" };
+	static const char *const n[] = { "reader", "writer", "flush", "free", "walker", "host",
+					 "mutator" };
 	return r < PV_NR_ROLES ? n[r] : "?";
 }
 

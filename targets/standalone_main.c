@@ -33,21 +33,6 @@ static int usage(const char *argv0)
 
 #define TRACE_JSON_RECORDS (1u << 17) /* more than the longest run makes */
 
-static void json_str(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
-}
-
 static const char *base_name(const char *p)
 {
 	const char *b = strrchr(p, '/');
@@ -69,19 +54,19 @@ static int write_trace_json(const char *out_path, const char *argv0, const char 
 	}
 	const struct pv_finding *f = &pv_last_finding;
 	fputs("{\"format\": \"pvfuzz-trace-1\", \"target\": ", o);
-	json_str(o, base_name(argv0));
+	sim_json_str(o, base_name(argv0));
 	fputs(", \"input\": ", o);
-	json_str(o, input);
+	sim_json_str(o, input);
 	fprintf(o, ", \"input_size\": %zu, \"variant\": ", size);
-	json_str(o, sim_variant());
+	sim_json_str(o, sim_variant());
 	fprintf(o, ", \"trace_hash\": \"%016" PRIx64 "\", \"outcome\": ", (uint64_t)sim_trace_hash());
-	json_str(o, f->hit ? f->oracle : "none");
+	sim_json_str(o, f->hit ? f->oracle : "none");
 	fputs(",\n\"finding\": ", o);
 	if (f->hit) {
 		fputs("{\"oracle\": ", o);
-		json_str(o, f->oracle);
+		sim_json_str(o, f->oracle);
 		fputs(", \"detail\": ", o);
-		json_str(o, f->detail);
+		sim_json_str(o, f->detail);
 		fprintf(o, ", \"step\": %" PRIu64 ", \"trace_hash\": \"%016" PRIx64 "\", \"violation\": ",
 			(uint64_t)f->step, (uint64_t)f->trace_hash);
 		sim_trace_write_site_json(o, f->violation_seq);

@@ -241,7 +241,8 @@ def event_label(r):
     if e in ("host-preempt-vcpu", "host-resume-vcpu"):
         return "host %s %s" % ("preempts" if e == "host-preempt-vcpu" else "resumes", cpu)
     if e in ("vcpu-exit-to-host", "vcpu-enter-guest"):
-        return "%s %s" % (cpu, "exits to host" if e == "vcpu-exit-to-host" else "enters guest")
+        verb = ("exit" if e == "vcpu-exit-to-host" else "enter") + ("" if cpu.startswith("all") else "s")
+        return "%s %s %s" % (cpu, verb, "to host" if e == "vcpu-exit-to-host" else "guest")
     return EVENT_NOTES.get(e, e)
 
 
@@ -321,13 +322,19 @@ class Rows:
 def svg_timeline(d):
     """One lane per fiber on a shared step axis: the fields involved, the
     violating access, the stores it raced, and the events.  Marks that tell
-    the story (the violating fiber's reads of the fields, the raced stores,
-    the violation) carry a number explained in the key under the plot."""
+    the story (the violating fiber's own accesses to the fields, the raced
+    stores, the violation) carry a number explained in the key under the plot."""
     recs = d["records"]
     vseq = d.get("violation_seq")
     viol = next((r for r in recs if r["seq"] == vseq), None)
-    if viol is None:
-        return None
+    if viol is None:  # the oracle fired before anything was traced (a set-up check)
+        f = d["finding"]
+        return ('<svg xmlns="http://www.w3.org/2000/svg" width="900" height="70" viewBox="0 0 900 70" '
+                'font-family="DejaVu Sans, Arial, sans-serif" font-size="12">'
+                '<rect x="0" y="0" width="900" height="70" fill="#ffffff"/>'
+                '<text x="10" y="20" font-size="15" font-weight="bold">%s: no access traced before the '
+                'oracle fired</text><text x="10" y="44" fill="#444">%s</text></svg>' % (
+                    esc(f["oracle"]), esc(f["detail"][:140])))
     lo = min([d.get("window_from_step", 0)] + [r["step"] for r in recs if r.get("raced")])
     hi = viol["step"]
     lo = max(0, lo - max(2, (hi - lo) // 20))
@@ -354,8 +361,7 @@ def svg_timeline(d):
 
     # the numbered marks, in step order
     story = [r for r in win if r["fiber"] in lane_of and (r["op"] in ACCESS_OPS or r.get("violation")) and (
-        r.get("raced") or r.get("violation") or (r.get("involved") and r["fiber"] == viol["fiber"]
-                                                 and r["op"] == "load"))]
+        r.get("raced") or r.get("violation") or (r.get("involved") and r["fiber"] == viol["fiber"]))]
     if len(story) > 40:  # keep the violation, the raced stores and the latest reads
         must = [r for r in story if r.get("raced") or r.get("violation")]
         rest = [r for r in story if r not in must][-(40 - len(must)):] if len(must) < 40 else []
@@ -467,15 +473,21 @@ def svg_timeline(d):
                      'stroke-width="%d"><title>%s</title></rect>' % (
                          xx - 5, yy - 5, "#e07000" if raced else "#f3c48e",
                          "#b00000" if raced else "none", 2 if raced else 0, tip))
-        n = num.get(r["seq"])
-        if n:
-            w = 7 * len(str(n))
-            row = num_rows[r["fiber"]].place(xx - w / 2, xx + w / 2 + 1)
-            if row is None:
-                row = 2
-            color = "#d00000" if r.get("violation") or r.get("raced") else "#1f5fbf"
-            o.append('<text x="%.1f" y="%.1f" fill="%s" font-size="11" font-weight="bold" '
-                     'text-anchor="middle">%d</text>' % (xx, yy + 24 + 12 * row, color, n))
+    # numbers under the marks; marks of one fiber at one step share a label "a-b"
+    groups = {}
+    for r in story:
+        groups.setdefault((r["fiber"], r["step"]), []).append(r)
+    for (fb, step), rs in sorted(groups.items(), key=lambda kv: num[kv[1][0]["seq"]]):
+        ns = [num[r["seq"]] for r in rs]
+        text = str(ns[0]) if len(ns) == 1 else "%d-%d" % (ns[0], ns[-1])
+        xx, yy = x(step), y(fb)
+        w = 7 * len(text)
+        row = num_rows[fb].place(xx - w / 2, xx + w / 2 + 1)
+        if row is None:
+            row = 2
+        color = "#d00000" if any(r.get("violation") or r.get("raced") for r in rs) else "#1f5fbf"
+        o.append('<text x="%.1f" y="%.1f" fill="%s" font-size="11" font-weight="bold" '
+                 'text-anchor="middle">%s</text>' % (xx, yy + 24 + 12 * row, color, text))
     # legend
     items = [("circle", "#1f5fbf", "load of a field involved"),
              ("rect", "#f3c48e", "store to it"),

@@ -11,6 +11,10 @@
  *                    fiber simulator (src/sim).  TSCs are virtual per vCPU.
  *   -DPVFUZZ_NATIVE  real C11 atomics/fences, real RDTSC/RDTSCP, real threads
  *                    (stress/), signals or mailboxes for IPIs.
+ *   -DPVFUZZ_GUEST   freestanding guest code inside the /dev/kvm VMM (kvm/):
+ *                    real memory, real barriers, real RDTSC, real MSR and
+ *                    hypercall instructions; no libc, no threads (one task
+ *                    per vCPU, interrupts off), reports by port I/O.
  *
  * Rules for protocol code:
  *   - every access to memory another CPU (or the hypervisor) can touch goes
@@ -28,8 +32,8 @@
 
 #include "pvfuzz/types.h"
 
-#if defined(PVFUZZ_SIM) == defined(PVFUZZ_NATIVE)
-#error "compile protocol code with exactly one of -DPVFUZZ_SIM or -DPVFUZZ_NATIVE"
+#if defined(PVFUZZ_SIM) + defined(PVFUZZ_NATIVE) + defined(PVFUZZ_GUEST) != 1
+#error "compile protocol code with exactly one of -DPVFUZZ_SIM, -DPVFUZZ_NATIVE or -DPVFUZZ_GUEST"
 #endif
 
 /* Where an access comes from: file, line and the accessed expression. */
@@ -160,7 +164,7 @@ void pvsim_call_function_many(struct pv_site *send, struct pv_site *wait_ack, pv
 #define pv_fetch_or(p, v) __pv_rmw(p, PVSIM_OR, v, 0)
 #define pv_fetch_and(p, v) __pv_rmw(p, PVSIM_AND, v, 0)
 
-#else
+#elif defined(PVFUZZ_NATIVE)
 /* --------------------------------------------------------------- native -- */
 #include <x86intrin.h>
 
@@ -183,12 +187,6 @@ void pv_native_preempt(int delta);
 #define smp_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
 #define smp_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
 #define smp_mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
-#define virt_rmb() smp_rmb()
-#define virt_wmb() smp_wmb()
-#define virt_mb() smp_mb()
-#define rmb() __asm__ __volatile__("lfence" ::: "memory")
-#define wmb() __asm__ __volatile__("sfence" ::: "memory")
-#define mb() __asm__ __volatile__("mfence" ::: "memory")
 
 static __always_inline u64 pv_native_rdtsc(bool ordered)
 {
@@ -231,6 +229,90 @@ static inline void pv_native_memcpy(volatile void *dst, const void *src, size_t 
 }
 #define pv_memcpy(dst, src, n) pv_native_memcpy((dst), (src), (n))
 
+#else
+/* ---------------------------------------------------------------- guest -- */
+/*
+ * The guest world (kvm/guest/): the code runs in 64-bit ring 0 of a real
+ * KVM vCPU and reads what the real host writes, so every primitive is the
+ * instruction the kernel itself uses on x86-64.  One task per vCPU and
+ * interrupts stay off, so preemption points are empty.
+ */
+
+/* The kernel's own definitions: a volatile access of the natural width. */
+#define READ_ONCE(x) (*(const volatile __typeof__(x) *)&(x))
+#define WRITE_ONCE(x, v) (*(volatile __typeof__(x) *)&(x) = (v))
+/* no trace in the guest: the access site is dropped, as natively */
+#define __pv_load_at(site, x) READ_ONCE(x)
+#define __pv_store_at(site, x, v) WRITE_ONCE(x, v)
+
+#define barrier() __asm__ __volatile__("" ::: "memory")
+/* x86 TSO: load->load and store->store order come for free */
+#define smp_rmb() barrier()
+#define smp_wmb() barrier()
+#define smp_mb() __asm__ __volatile__("mfence" ::: "memory")
+
+static __always_inline u64 pv_guest_rdtsc(bool ordered)
+{
+	u32 lo, hi;
+
+	/* rdtsc_ordered(): LFENCE keeps RDTSC after every earlier load */
+	if (ordered)
+		__asm__ __volatile__("lfence; rdtsc" : "=a"(lo), "=d"(hi) :: "memory");
+	else
+		__asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((u64)hi << 32) | lo;
+}
+#define rdtsc() pv_guest_rdtsc(false)
+#define rdtsc_ordered() pv_guest_rdtsc(true)
+
+/* The per-CPU area's first word is the CPU number (%gs, as the kernel's). */
+static __always_inline int pv_guest_cpu(void)
+{
+	int cpu;
+	__asm__ __volatile__("movl %%gs:0, %0" : "=r"(cpu));
+	return cpu;
+}
+#define smp_processor_id() pv_guest_cpu()
+
+static __always_inline unsigned long pv_guest_irq_save(void)
+{
+	unsigned long flags;
+	__asm__ __volatile__("pushfq; popq %0; cli" : "=r"(flags) :: "memory");
+	return flags;
+}
+static __always_inline void pv_guest_irq_restore(unsigned long flags)
+{
+	__asm__ __volatile__("pushq %0; popfq" :: "r"(flags) : "memory", "cc");
+}
+#define local_irq_save(flags) ((flags) = pv_guest_irq_save())
+#define local_irq_restore(flags) pv_guest_irq_restore(flags)
+/* nothing else runs on a guest vCPU: preemption points are compiler barriers */
+#define preempt_disable() barrier()
+#define preempt_enable() barrier()
+#define cpu_relax() __asm__ __volatile__("pause" ::: "memory")
+#define cond_resched() barrier()
+
+static inline void pv_guest_memcpy(volatile void *dst, const void *src, size_t n)
+{
+	volatile u8 *d = dst;
+	const u8 *s = src;
+	for (size_t i = 0; i < n; i++)
+		d[i] = s[i];
+}
+#define pv_memcpy(dst, src, n) pv_guest_memcpy((dst), (src), (n))
+
+
+#endif /* PVFUZZ_GUEST */
+
+#ifndef PVFUZZ_SIM
+/* native and guest: the virt_ barriers are the smp_ ones, and the mandatory ones are x86's */
+#define virt_rmb() smp_rmb()
+#define virt_wmb() smp_wmb()
+#define virt_mb() smp_mb()
+#define rmb() __asm__ __volatile__("lfence" ::: "memory")
+#define wmb() __asm__ __volatile__("sfence" ::: "memory")
+#define mb() __asm__ __volatile__("mfence" ::: "memory")
+/* real locked instructions, as the kernel's xchg/cmpxchg/xadd */
 #define xchg(p, v) __atomic_exchange_n((p), (v), __ATOMIC_SEQ_CST)
 #define cmpxchg(p, o, n)                                                      \
 	({                                                                    \
@@ -242,8 +324,7 @@ static inline void pv_native_memcpy(volatile void *dst, const void *src, size_t 
 #define pv_fetch_add(p, v) __atomic_fetch_add((p), (v), __ATOMIC_SEQ_CST)
 #define pv_fetch_or(p, v) __atomic_fetch_or((p), (v), __ATOMIC_SEQ_CST)
 #define pv_fetch_and(p, v) __atomic_fetch_and((p), (v), __ATOMIC_SEQ_CST)
-
-#endif /* PVFUZZ_NATIVE */
+#endif
 
 /* ------------------------------------------------ shared, built on top -- */
 

@@ -62,11 +62,12 @@ struct perf_user_clock {
 	u64 (*rdpmc)(const struct perf_user_clock *uc, u32 idx);
 };
 
-/* rdtsc() / read_sysreg(cntvct_el0): a plain counter read. */
-static inline u64 perf_read_counter(const struct perf_user_clock *uc)
-{
-	return (rdtsc() + uc->offset) & uc->mask;
-}
+/* rdtsc() / read_sysreg(cntvct_el0): a plain counter read (a macro: traced at the caller's line). */
+#define perf_read_counter(uc)                                                 \
+	({                                                                    \
+		const struct perf_user_clock *__prc = (uc);                   \
+		(rdtsc() + __prc->offset) & __prc->mask;                      \
+	})
 
 static inline u64 perf_rdpmc(const struct perf_user_clock *uc, u32 idx)
 {
@@ -231,16 +232,19 @@ void perf_writer_ops_resolve(struct perf_writer_ops *out, const struct perf_writ
  * writer.  perf_page_set_caps() is several adjacent ones, which the compiler
  * merges into one: clear the bits of clr, then set those of set.
  */
-static inline void perf_page_set_caps(struct perf_event_mmap_page *userpg, u64 clr, u64 set)
-{
-	u64 caps = READ_ONCE(userpg->capabilities);
-	perf_page_store(userpg->capabilities, (caps & ~clr) | set);
-}
+#define perf_page_set_caps(userpg, clr, set)                                  \
+	do {                                                                  \
+		struct perf_event_mmap_page *__psp = (userpg);                \
+		u64 __psclr = (clr), __psset = (set);                         \
+		u64 __pscaps = READ_ONCE(__psp->capabilities);                \
+		perf_page_store(__psp->capabilities, (__pscaps & ~__psclr) | __psset); \
+	} while (0)
 
-static inline void perf_page_set_cap(struct perf_event_mmap_page *userpg, u64 bit, bool on)
-{
-	perf_page_set_caps(userpg, bit, on ? bit : 0);
-}
+#define perf_page_set_cap(userpg, bit, on)                                    \
+	do {                                                                  \
+		u64 __pcbit = (bit);                                          \
+		perf_page_set_caps((userpg), __pcbit, (on) ? __pcbit : 0);    \
+	} while (0)
 
 /* ---- mainline building blocks (src/clock/perf_kernel.c, v6.17) ---- */
 

@@ -14,6 +14,8 @@ enum pv_protocol {
 	PV_HV_TSCPAGE,   /* Hyper-V reference TSC page */
 	PV_CLOCK_MATH,   /* scaling arithmetic */
 	PV_TLB,          /* TLB flush and page-table freeing */
+	PV_KVM_TSC,      /* KVM TSC frequency changes, resync, CPU hotplug */
+	PV_NESTED,       /* nested reenlightenment: L0 Hyper-V, L1 KVM, L2 kvmclock */
 	PV_PERF_TIME,    /* perf_event mmap page: time and count fields */
 	PV_VDSO,         /* generic vDSO data page and update_vsyscall() */
 	PV_NR_PROTOCOLS
@@ -25,6 +27,8 @@ enum pv_role {
 	PV_FLUSH,        /* TLB flush backend */
 	PV_FREE,         /* page-table free path */
 	PV_WALKER,       /* lockless page-table walker */
+	PV_HOST,         /* the hypervisor below the code under test (nested L0) */
+	PV_MUTATOR,      /* mm-side operations: tlb_finish_mmu, madvise, mprotect */
 	PV_NR_ROLES
 };
 

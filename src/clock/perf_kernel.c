@@ -299,8 +299,8 @@ void x86_arch_perf_update_userpage(struct perf_kernel *k, struct perf_event_mmap
 	u64 offset;
 
 	/* adjacent bitfield stores: one read-modify-write of the word */
-	perf_page_set_caps(userpg, PERF_CAP_USER_TIME | PERF_CAP_USER_TIME_ZERO | PERF_CAP_USER_RDPMC,
-			   k->event.user_read ? PERF_CAP_USER_RDPMC : 0);
+	const u64 time_caps = PERF_CAP_USER_TIME | PERF_CAP_USER_TIME_ZERO | PERF_CAP_USER_RDPMC;
+	perf_page_set_caps(userpg, time_caps, k->event.user_read ? PERF_CAP_USER_RDPMC : 0);
 	perf_page_store(userpg->pmc_width, k->cntval_bits);
 
 	if (!using_native_sched_clock(k) || !sched_clock_stable(k))
@@ -339,8 +339,9 @@ void arm64_arch_perf_update_userpage(struct perf_kernel *k, struct perf_event_mm
 	u32 mult = 0;
 	u16 shift = 0;
 
-	perf_page_set_caps(userpg, PERF_CAP_USER_TIME | PERF_CAP_USER_TIME_ZERO | PERF_CAP_USER_TIME_SHORT |
-				   PERF_CAP_USER_RDPMC, k->event.user_read ? PERF_CAP_USER_RDPMC : 0);
+	const u64 all_caps = PERF_CAP_USER_TIME | PERF_CAP_USER_TIME_ZERO | PERF_CAP_USER_TIME_SHORT |
+			     PERF_CAP_USER_RDPMC;
+	perf_page_set_caps(userpg, all_caps, k->event.user_read ? PERF_CAP_USER_RDPMC : 0);
 	if (k->event.user_read)
 		perf_page_store(userpg->pmc_width, k->event.pmc_64bit ? 64 : 32);
 

@@ -73,6 +73,16 @@ void oracle_notification(const char *what);
 void oracle_continuity_vs(const char *what, u64 kernel, u64 claim);
 void oracle_plausibility_vs(const char *what, u64 value, u64 lo, u64 hi);
 
+/* ---- TSC frequency, hotplug, nesting (src/oracle/tsc_oracles.c) ---- */
+/* CO12: a read used parameters made for a slower TSC than the one it read */
+void oracle_rate(const char *what);
+/* does a kvmclock (mul, shift) run guest time fast on a TSC of rate ticks/step?  *ppm: by how much */
+bool kvmclock_scale_runs_fast(u32 mul, s8 shift, u32 rate, u64 *ppm);
+/* a guest CPU has no kvmclock record of its own (CLK-21) */
+void oracle_layout(const char *what);
+/* code under test broke a kernel context rule (sleeping or returning atomic) */
+void oracle_kernel_discipline(const char *what);
+
 /* ---- TLB flush / page-table freeing (src/oracle/tlb_oracles.c) ---- */
 void oracle_table_uaf(const char *what);
 void oracle_stale_tlb(const char *what);
@@ -80,5 +90,6 @@ void oracle_walker_linearizable(const char *what);
 void oracle_stale_psc(const char *what);
 void oracle_refcount_zero(const char *what);
 void oracle_irq_discipline(const char *what);
+void oracle_backend_init(const char *what);
 
 #endif

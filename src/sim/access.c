@@ -119,6 +119,17 @@ static u64 forward(const volatile void *p, unsigned size, u64 v)
 	return v;
 }
 
+u64 sim_last_tsc_step(void)
+{
+	return g_sim.cur < 0 ? g_sim.step : sim_cur()->last_tsc_step;
+}
+
+u64 sim_peek(const volatile void *p, unsigned size)
+{
+	u64 v = mem_read(p, size);
+	return g_sim.cur < 0 ? v : forward(p, size, v);
+}
+
 static void op_seen(struct sim_fiber *f, const volatile void *p, unsigned size, u64 v)
 {
 	int i;
@@ -327,6 +338,7 @@ u64 pvsim_rdtsc(struct pv_site *s, bool ordered)
 	sim_point();
 	struct sim_fiber *f = sim_cur();
 	u64 v = sim_cpu_tsc_now(f->cpu);
+	f->last_tsc_step = g_sim.step;
 	if (ordered)
 		hoist_reset(f);
 	else if ((g_sim.cfg.mode & SIM_MODE_HOIST) && f->nhoist)

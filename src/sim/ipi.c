@@ -15,8 +15,10 @@
  *            point and a PCT demotion); the target gives way after its
  *            handler returns (a preemption point at interrupt exit).
  *
- * A vCPU with no live guest task never acks: scenarios that send IPIs keep an
- * idle task on every vCPU, as the kernel's idle loop takes interrupts.
+ * A vCPU whose guest tasks have all finished is idle and still acks: its
+ * first finished task stands in for the idle loop, which takes interrupts
+ * (sched.c: idle_takes_ipi).  Only a vCPU on which no guest task was ever
+ * spawned has nobody to run a handler; scenarios spawn one per vCPU.
  * Nothing here runs unless an IPI is queued (g_sim.nipi), so targets that
  * never send one replay exactly as before.
  */
@@ -132,8 +134,16 @@ void sim_ipi_poll(void)
 			op_view_save(f, &view);
 		f->irq_off = 1;
 		f->in_ipi = true;
+		f->nhoist = 0; /* taking an interrupt serialises: no RDTSC runs ahead of it */
 		sim_trace(SIM_OP_EVENT, NULL, ipi.irq ? "irq-handle" : "ipi-handle", (u64)f->cpu);
 		ipi.func(ipi.info);
+		/*
+		 * The ack (csd unlock) queues behind the handler's stores, and
+		 * the return from the interrupt serialises: the sender never
+		 * sees the ack before what the handler wrote.
+		 */
+		sim_commit_plain(f);
+		sim_sb_drain(f->cpu, SIM_SB_SIZE);
 		if (ipi.pending)
 			(*ipi.pending)--;
 		f->in_ipi = false;
@@ -143,6 +153,9 @@ void sim_ipi_poll(void)
 		sim_trace(SIM_OP_EVENT, NULL, ipi.irq ? "irq-return" : "ipi-ack", (u64)f->cpu);
 		handled = true;
 	}
+	/* in guest mode the interrupt was a VM exit: the host runs first */
+	if (handled)
+		sim_task_interrupted();
 	/*
 	 * Returning from an interrupt is a preemption point: the interrupted
 	 * task gives way (a PCT demotion), so the sender, which saw its ack,

@@ -25,13 +25,57 @@ struct sim_state g_sim;
 struct fiber_ctx g_main_ctx;
 enum sim_fail_mode sim_fail_mode = SIM_FAIL_ABORT;
 
+static bool idle_takes_ipi(const struct sim_fiber *f);
+
+static bool in_atomic_section(const struct sim_fiber *f)
+{
+	return !f->done && (f->preempt_count > 0 || f->irq_off || f->in_ipi);
+}
+
+/* cpu_exclusive: another task of f's CPU is inside an atomic section. */
+static bool cpu_held_by_other(const struct sim_fiber *f)
+{
+	for (int i = 0; i < g_sim.nf; i++) {
+		const struct sim_fiber *g = &g_sim.f[i];
+		if (g != f && g->cpu == f->cpu && (in_atomic_section(g) || (g->holds_cpu && !g->done)))
+			return true;
+	}
+	return false;
+}
+
 static bool runnable(const struct sim_fiber *f)
 {
-	if (f->done)
+	if (f->done && !idle_takes_ipi(f))
 		return false;
 	if (f->guest && ((g_sim.out_of_guest | g_sim.in_exit) >> f->cpu & 1) && !f->in_exit)
 		return false;
+	if (g_sim.cfg.cpu_exclusive && cpu_held_by_other(f))
+		return false;
 	return !g_sim.cpu[f->cpu].preempted;
+}
+
+/*
+ * A vCPU whose guest tasks have all finished is idle, and the idle loop
+ * takes interrupts: the first finished guest task of that vCPU stands in
+ * for its idle task while an IPI is pending there (or its handler runs).
+ * Nothing changes for a vCPU that still has a live guest task, or that has
+ * no IPI queued: runs that never send one to an idle vCPU replay as before.
+ */
+static bool idle_takes_ipi(const struct sim_fiber *f)
+{
+	if (!f->guest)
+		return false;
+	if (f->in_ipi)
+		return true;
+	const struct sim_cpu *c = &g_sim.cpu[f->cpu];
+	if (!c->nipi || g_sim.step < c->ipi_hold_until)
+		return false;
+	for (int i = 0; i < g_sim.nf; i++) {
+		const struct sim_fiber *o = &g_sim.f[i];
+		if (o->guest && o->cpu == f->cpu && (!o->done || o < f))
+			return false; /* a live task takes it, or an earlier idle stand-in */
+	}
+	return true;
 }
 
 /* ---------------------------------------------------------------- TSC -- */
@@ -351,6 +395,59 @@ static void migrate_back_due(void)
 	}
 }
 
+void sim_move_task(int fiber, int cpu)
+{
+	struct sim_fiber *f = &g_sim.f[fiber];
+	cpu %= g_sim.cfg.nr_cpus;
+	if (!f->guest || f->done || f->cpu == cpu)
+		return;
+	sim_sb_drain(f->cpu, SIM_SB_SIZE); /* a context switch is a full barrier */
+	f->cpu = cpu;
+	f->nhoist = 0;
+	f->return_at = 0;
+	f->moved = g_sim.cfg.on_task_interrupted != NULL;
+	sim_trace(SIM_OP_EVENT, NULL, "move-task", ((u64)fiber << 8) | (u64)cpu);
+}
+
+void sim_hold_cpu(bool hold)
+{
+	if (g_sim.cur >= 0)
+		sim_cur()->holds_cpu = hold;
+}
+
+int sim_task_cpu(int fiber)
+{
+	return fiber >= 0 && fiber < g_sim.nf ? g_sim.f[fiber].cpu : -1;
+}
+
+bool sim_cpu_irqs_on(int cpu)
+{
+	for (int i = 0; i < g_sim.nf; i++)
+		if (g_sim.f[i].cpu == cpu && !g_sim.f[i].done && (g_sim.f[i].irq_off || g_sim.f[i].in_ipi))
+			return false;
+	return true;
+}
+
+bool sim_cpu_quiescent(int cpu)
+{
+	for (int i = 0; i < g_sim.nf; i++)
+		if (g_sim.f[i].cpu == cpu && in_atomic_section(&g_sim.f[i]))
+			return false;
+	return true;
+}
+
+void sim_atomically(void (*fn)(void *arg), void *arg)
+{
+	int cur = g_sim.cur;
+	if (cur >= 0) {
+		sim_commit_plain(sim_cur());
+		sim_sb_drain(sim_cur()->cpu, SIM_SB_SIZE);
+	}
+	g_sim.cur = -1;
+	fn(arg);
+	g_sim.cur = cur;
+}
+
 void sim_host_preempt(int cpu, u32 steps)
 {
 	cpu %= g_sim.cfg.nr_cpus;
@@ -435,6 +532,28 @@ void sim_point(void)
 	reschedule(false);
 	if (g_sim.nipi) /* an interrupt is taken between two instructions */
 		sim_ipi_poll();
+	if (sim_cur()->moved)
+		sim_task_interrupted();
+}
+
+/*
+ * The current task was interrupted (IPIs, a move): the scenario's hook runs before the task's next instruction.  The
+ * hook's own steps may be interrupted again; that runs the hook once more
+ * after it returns, never inside itself.
+ */
+void sim_task_interrupted(void)
+{
+	struct sim_fiber *f = sim_cur();
+	if (!g_sim.cfg.on_task_interrupted)
+		return;
+	f->moved = true;
+	/* not inside an interrupt handler or an IRQ-off section: later, on the way out */
+	while (f->moved && !f->in_hook && !f->in_ipi && !f->irq_off) {
+		f->moved = false;
+		f->in_hook = true;
+		g_sim.cfg.on_task_interrupted(g_sim.cfg.ctx, f->cpu);
+		f->in_hook = false;
+	}
 }
 
 void sim_demote(void)
@@ -471,8 +590,16 @@ static void fiber_main(void *arg)
 			g_sim.out_of_guest = 0; /* a writer that forgot to let vCPUs back in */
 		}
 	}
+	/*
+	 * A finished guest task becomes its vCPU's idle loop: it is switched
+	 * back to only to take an IPI (idle_takes_ipi), then gives way again.
+	 */
+	while (f->guest) {
+		reschedule(false);
+		sim_ipi_poll();
+	}
 	reschedule(true);
-	abort(); /* unreachable: nobody switches back to a finished fiber */
+	abort(); /* unreachable: nobody switches back to a finished host fiber */
 }
 
 void sim_run(void)

@@ -36,6 +36,10 @@ struct sim_fiber {
 	u64 return_at;  /* ... at this step (0: none pending) */
 	bool in_ipi;    /* running an IPI handler (hard-IRQ context) */
 	bool pinned;    /* never migrated (a per-CPU task) */
+	bool moved;     /* interrupted or moved: on_task_interrupted before it resumes */
+	bool in_hook;   /* running on_task_interrupted */
+	u64 last_tsc_step; /* step of its last TSC read */
+	bool holds_cpu; /* cpu_exclusive: no other task of its CPU runs (a vCPU in guest mode) */
 	int prio;
 	u64 own_steps;
 	int preempt_count;
@@ -131,6 +135,7 @@ static inline struct sim_fiber *sim_cur(void)
 /* sched.c */
 void sim_point(void);              /* one scheduling point of the current fiber */
 void sim_demote(void);             /* spin-loop head: a PCT change point */
+void sim_task_interrupted(void);   /* run on_task_interrupted for the current task */
 u64 sim_cpu_tsc_now(int cpu);
 /* ipi.c: deliver pending IPIs to the current fiber if it can take them */
 void sim_ipi_poll(void);

@@ -404,7 +404,7 @@ void sim_trace_dump_tail(int n)
 
 /* ---------------------------------------------------------------- JSON -- */
 
-static void json_str(FILE *out, const char *s)
+void sim_json_str(FILE *out, const char *s)
 {
 	fputc('"', out);
 	for (; s && *s; s++) {
@@ -575,9 +575,9 @@ static void json_site(FILE *out, const struct pv_site *s)
 		return;
 	}
 	fprintf(out, "{\"file\": ");
-	json_str(out, base_name(s->file));
+	sim_json_str(out, base_name(s->file));
 	fprintf(out, ", \"line\": %d, \"expr\": ", s->line);
-	json_str(out, s->expr);
+	sim_json_str(out, s->expr);
 	fputs("}", out);
 }
 
@@ -585,7 +585,7 @@ static void json_rec(FILE *out, u64 seq, const struct trace_rec *r, bool involve
 {
 	fprintf(out, "{\"seq\": %" PRIu64 ", \"step\": %" PRIu64 ", \"fiber\": %d, \"name\": ", seq,
 		r->step, r->fiber);
-	json_str(out, r->fiber < 0 ? "main" : fiber_name(r->fiber));
+	sim_json_str(out, r->fiber < 0 ? "main" : fiber_name(r->fiber));
 	if (r->fiber < 0)
 		fputs(", \"vcpu\": null", out);
 	else if (r->cpu == SIM_HOST_CPU)
@@ -593,22 +593,22 @@ static void json_rec(FILE *out, u64 seq, const struct trace_rec *r, bool involve
 	else
 		fprintf(out, ", \"vcpu\": %u", r->cpu);
 	fputs(", \"op\": ", out);
-	json_str(out, op_name[r->op]);
+	sim_json_str(out, op_name[r->op]);
 	fputs(", \"site\": ", out);
 	json_site(out, r->site);
 	fputs(", \"expr\": ", out);
-	json_str(out, rec_field(r));
+	sim_json_str(out, rec_field(r));
 	fprintf(out, ", \"value\": \"0x%" PRIx64 "\"", r->value);
 	if (r->addr)
 		fprintf(out, ", \"loc\": %d, \"size\": %u", loc_id(r->addr), r->size);
 	if (r->subject >= 0) {
 		fprintf(out, ", \"subject\": %d, \"subject_name\": ", r->subject);
-		json_str(out, fiber_name(r->subject));
+		sim_json_str(out, fiber_name(r->subject));
 	}
 	if (r->op == SIM_OP_EVENT && r->note && !strcmp(r->note, "scenario-event") &&
 	    (r->value >> 8) < SIM_EV_NR) {
 		fputs(", \"event\": ", out);
-		json_str(out, event_name[r->value >> 8]);
+		sim_json_str(out, event_name[r->value >> 8]);
 	}
 	if (r->violation)
 		fputs(", \"violation\": true", out);
