@@ -46,6 +46,8 @@
  *                        the largest NTP mult step so far
  *     monotonic          MONOTONIC, BOOTTIME, MONOTONIC_RAW and
  *                        MONOTONIC_COARSE per reader (V2)
+ *     linearizable       the same clocks across readers: a read that began
+ *                        after another's returned is not earlier (CO2)
  *   liveness (CO7) from the simulator.
  *
  * Not modelled: time namespaces (VDSO_CLOCKMODE_TIMENS), aux clocks, the
@@ -122,6 +124,9 @@ struct vdso_world {
 	struct tkpub tks[MAX_TKS];
 	int ntks;
 	struct vreader rd[MAX_READERS];
+	/* CO2: per clock id, the latest time any read returned and passed its checks */
+	u64 lin_hi[VDSO_BASES];
+	bool have_lin[VDSO_BASES];
 };
 
 static struct vdso_world W;
@@ -527,8 +532,15 @@ static u64 allowance(clockid_t clk)
 	return skew_ns + ntp_ns + W.max_cs_ns + W.kvm_back_ns;
 }
 
+/* A read that began with g0 (the latest completed read's time of clk, if have_g0). */
+struct lin_start {
+	u64 g0;
+	bool have_g0;
+};
+
 static void check_read(struct vreader *rd, clockid_t clk, bool ok, const struct timespec64 *ts,
-		       const struct timespec64 *before, const struct timespec64 *after, bool stepped)
+		       const struct timespec64 *before, const struct timespec64 *after, bool stepped,
+		       const struct lin_start *ls)
 {
 	char what[192];
 
@@ -589,6 +601,19 @@ static void check_read(struct vreader *rd, clockid_t clk, bool ok, const struct 
 		rd->last[clk] = v;
 		rd->have_last[clk] = true;
 	}
+	/*
+	 * CO2: a read that began after another reader's read of the same clock
+	 * had returned is not earlier than it (the skew, NTP and kvmclock terms
+	 * of the allowance cover what the kernel allows between CPUs).  Only a
+	 * read that passed every check above becomes the reference.
+	 */
+	if (!wall) {
+		if (ls->have_g0 && v + tol < ls->g0)
+			oracle_linearizable(rd->id, ls->g0, v);
+		if (!W.have_lin[clk] || v > W.lin_hi[clk])
+			W.lin_hi[clk] = v;
+		W.have_lin[clk] = true;
+	}
 }
 
 static clockid_t clock_of(u8 sel)
@@ -611,14 +636,20 @@ static void reader_fiber(void *arg)
 		struct timespec64 before = { 0, 0 }, after = { 0, 0 }, ts = { 0, 0 };
 		u32 sets = W.clock_sets;
 
+		struct lin_start ls = { 0, false };
+
 		if (modelled_clock(clk))
 			kernel_clock_gettime(W.tkd, clk, &before);
+		if (modelled_clock(clk)) {
+			ls.g0 = W.lin_hi[clk];
+			ls.have_g0 = W.have_lin[clk];
+		}
 		sim_op_begin("vdso_clock_gettime");
 		bool ok = W.rops->clock_gettime(&W.user, clk, &ts);
 		sim_op_end();
 		if (modelled_clock(clk))
 			kernel_clock_gettime(W.tkd, clk, &after);
-		check_read(rd, clk, ok, &ts, &before, &after, W.clock_sets != sets);
+		check_read(rd, clk, ok, &ts, &before, &after, W.clock_sets != sets, &ls);
 		sim_yield("user: between reads");
 	}
 }

@@ -217,3 +217,4 @@ VDSO_READER(vdso_reader_no_retry, gettime_no_retry,
 	.scenario = "a tick rewrites the page between the reader's loads of nsec and sec (or "
 		    "cycle_last and the base)",
 	.history = "synthetic mutation of do_hres()/do_coarse(): vdso_read_retry() removed")
+
