@@ -267,13 +267,19 @@ void pv_selection_spec(const struct pv_selection *sel, char *spec, size_t len)
 	spec_of(sel->role, spec, len);
 }
 
+const struct pv_variant *pv_variant_fixed(const struct pv_variant *v)
+{
+	const struct pv_variant *f = v->fixed ? pv_variant_find(v->fixed) : NULL;
+	return f ? f : pv_variant_mainline(v->protocol, v->role);
+}
+
 void pv_selection_counterpart(const struct pv_selection *sel, char *spec, size_t len)
 {
 	const struct pv_variant *role[PV_NR_ROLES];
 	for (int r = 0; r < PV_NR_ROLES; r++) {
 		role[r] = sel->role[r];
 		if (is_buggy(role[r]))
-			role[r] = pv_variant_mainline(role[r]->protocol, (enum pv_role)r);
+			role[r] = pv_variant_fixed(role[r]);
 	}
 	spec_of(role, spec, len);
 }

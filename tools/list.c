@@ -11,7 +11,7 @@
  *   pvfuzz-list --protocols [--json]       protocol, target, roles
  *   pvfuzz-list --select SPEC [--protocol P] [--json]
  *                                          one selection: label, expect, roles,
- *                                          the mainline counterpart
+ *                                          the fixed counterpart
  *   pvfuzz-list --runs PROTOCOL [--json]   the default fuzz runs: every buggy
  *                                          variant with its partner, then mainline
  *   pvfuzz-list --combos PROTOCOL [--json] every combination of one variant per role
@@ -132,6 +132,7 @@ static void print_variant_json(const struct pv_variant *v)
 	jkv(&first, "scenario", v->scenario);
 	jkv(&first, "partner", v->partner);
 	jkv(&first, "safe_with", v->safe_with);
+	jkv(&first, "fixed", v->fixed);
 	jkv(&first, "history", v->history);
 	printf(", \"mainline\": %s", (v->flags & PV_MAINLINE) ? "true" : "false");
 	jkv(&first, "file", v->file);
@@ -214,7 +215,7 @@ struct answer {
 	enum pv_protocol protocol;
 	char expect[256];
 	char spec[512];        /* every role named */
-	char counterpart[512]; /* buggy roles replaced by mainline */
+	char counterpart[512]; /* buggy roles replaced by their fixed variants */
 	char counterpart_label[160];
 };
 

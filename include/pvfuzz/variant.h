@@ -51,6 +51,13 @@ struct pv_variant {
 	 * test, so a name here is a claim the suite proves.
 	 */
 	const char *safe_with;
+	/*
+	 * The correct variant this buggy one is a mutation of, when that is not
+	 * the role's mainline (a faulty vDSO reader comes from the vDSO reader,
+	 * not the kernel's): its reproducer replayed against this one must fire
+	 * nothing (regress.mainline), which proves the fix, not just mainline.
+	 */
+	const char *fixed;
 	const void *ops;      /* protocol-specific operations */
 	const char *file;     /* source file, so a --reader-file can be found */
 };
@@ -68,6 +75,8 @@ bool pv_protocol_by_name(const char *name, enum pv_protocol *p);
 const char *pv_role_name(enum pv_role r);
 /* Is `other` listed in v->safe_with? */
 bool pv_variant_safe_with(const struct pv_variant *v, const struct pv_variant *other);
+/* What replaces a buggy v in a counterpart: v->fixed, else the role's mainline. */
+const struct pv_variant *pv_variant_fixed(const struct pv_variant *v);
 
 /*
  * Target-side selection from PVFUZZ_VARIANT (comma-separated names, or
@@ -97,9 +106,9 @@ bool pv_select(enum pv_protocol p, const char *spec, struct pv_selection *sel, c
  */
 void pv_selection_expect(const struct pv_selection *sel, char *buf, size_t len);
 /*
- * The same selection with every buggy variant replaced by its role's
- * mainline, as an explicit spec naming every role: what a reproducer of
- * this selection must replay clean against.
+ * The same selection with every buggy variant replaced by the correct
+ * variant it mutates (pv_variant_fixed()), as an explicit spec naming every
+ * role: what a reproducer of this selection must replay clean against.
  */
 void pv_selection_counterpart(const struct pv_selection *sel, char *spec, size_t len);
 /* Every role of the selection named explicitly (a,b,c in role order). */

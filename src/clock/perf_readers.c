@@ -334,6 +334,7 @@ static bool perf_read_tsc_conversion_2013(const struct perf_event_mmap_page *pc,
 }
 
 PERF_READER(perf_tsc_conversion_2013, perf_read_tsc_conversion_2013, true,
+	.fixed = "perf_tsc_conversion",
 	.partner = "perf_writer_arm64",
 	.safe_with = "perf_writer_x86",
 	.expect = "reference|plausibility",
@@ -517,6 +518,7 @@ static bool perf_read_tsc_conversion_no_odd(const struct perf_event_mmap_page *p
 }
 
 PERF_READER(perf_tsc_conversion_no_odd_check, perf_read_tsc_conversion_no_odd, true,
+	.fixed = "perf_tsc_conversion",
 	.partner = "perf_writer_arm64",
 	.expect = "torn_snapshot|reference|plausibility",
 	.scenario = "a reader on another CPU reads the whole page while the event's CPU is inside "

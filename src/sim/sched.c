@@ -406,6 +406,7 @@ void sim_move_task(int fiber, int cpu)
 	f->nhoist = 0;
 	f->return_at = 0;
 	f->moved = g_sim.cfg.on_task_interrupted != NULL;
+	f->sched_in = f->moved;
 	sim_trace(SIM_OP_EVENT, NULL, "move-task", ((u64)fiber << 8) | (u64)cpu);
 }
 
@@ -537,9 +538,27 @@ void sim_point(void)
 }
 
 /*
- * The current task was interrupted (IPIs, a move): the scenario's hook runs before the task's next instruction.  The
- * hook's own steps may be interrupted again; that runs the hook once more
- * after it returns, never inside itself.
+ * Whether the scenario's hook may run now.  Never in an interrupt handler or
+ * an IRQ-off section: later, on the way out.  Inside the hook itself only for
+ * a move: the task was scheduled in on another CPU, and the scheduler's
+ * sched-in work (kvm_sched_in, say) runs there before the task's next
+ * instruction even when that instruction belongs to the hook's own host code
+ * (a VM exit being handled when the CPU went down).  Deferring it to the end
+ * of the hook would let that code finish on the new CPU as if nothing had
+ * happened.  An IPI taken inside the hook is handled once the hook returns.
+ */
+static bool hook_may_run(const struct sim_fiber *f)
+{
+	if (f->in_ipi || f->irq_off)
+		return false;
+	return !f->in_hook || (f->sched_in && !f->preempt_count);
+}
+
+/*
+ * The current task was interrupted (IPIs, a move): the scenario's hook runs
+ * before the task's next instruction.  The hook's own steps may be
+ * interrupted again; an IPI reruns the hook after it returns, a move runs it
+ * nested at once (hook_may_run()).
  */
 void sim_task_interrupted(void)
 {
@@ -547,12 +566,13 @@ void sim_task_interrupted(void)
 	if (!g_sim.cfg.on_task_interrupted)
 		return;
 	f->moved = true;
-	/* not inside an interrupt handler or an IRQ-off section: later, on the way out */
-	while (f->moved && !f->in_hook && !f->in_ipi && !f->irq_off) {
+	while (f->moved && hook_may_run(f)) {
+		bool nested = f->in_hook;
 		f->moved = false;
+		f->sched_in = false;
 		f->in_hook = true;
 		g_sim.cfg.on_task_interrupted(g_sim.cfg.ctx, f->cpu);
-		f->in_hook = false;
+		f->in_hook = nested;
 	}
 }
 

@@ -85,6 +85,9 @@ struct sim_config {
 	 * Called on the task's own fiber before it resumes; for a vCPU in guest
 	 * mode that is a VM exit, so the host can process requests before the
 	 * guest's next instruction (KVM's kick, kvm_sched_in on a new CPU).
+	 * A move runs it at once even while the hook itself runs (nested: the
+	 * sched-in on the new CPU comes before the hook's next instruction); an
+	 * IPI taken inside the hook reruns it after the hook returns.
 	 */
 	void (*on_task_interrupted)(void *ctx, int cpu);
 	void *ctx;

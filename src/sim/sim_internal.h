@@ -38,6 +38,7 @@ struct sim_fiber {
 	bool pinned;    /* never migrated (a per-CPU task) */
 	bool moved;     /* interrupted or moved: on_task_interrupted before it resumes */
 	bool in_hook;   /* running on_task_interrupted */
+	bool sched_in;  /* moved to another CPU: the hook is a sched-in there */
 	u64 last_tsc_step; /* step of its last TSC read */
 	bool holds_cpu; /* cpu_exclusive: no other task of its CPU runs (a vCPU in guest mode) */
 	int prio;

@@ -101,6 +101,20 @@ static void test_entries(void)
 			CHECK(pv_variant_safe_with(v, o), "%s: pv_variant_safe_with(%s) false", v->name, t);
 		}
 	}
+	for (int i = 0; i < n; i++) {
+		const struct pv_variant *v = pv_variant_at(i), *f;
+		if (!v->fixed)
+			continue;
+		f = pv_variant_find(v->fixed);
+		CHECK(f, "%s: fixed names unknown '%s'", v->name, v->fixed);
+		if (!f)
+			continue;
+		CHECK(v->expect && strcmp(v->expect, "safe"), "%s: fixed on a safe variant", v->name);
+		CHECK(f->expect && !strcmp(f->expect, "safe"), "%s: fixed %s is not safe", v->name, f->name);
+		CHECK(f->protocol == v->protocol && f->role == v->role,
+		      "%s: fixed %s is of another protocol or role", v->name, f->name);
+		CHECK(pv_variant_fixed(v) == f, "%s: pv_variant_fixed() ignores .fixed", v->name);
+	}
 	CHECK(pv_variant_find("no_such_variant") == NULL, "find() invents a variant");
 	CHECK(pv_variant_at(-1) == NULL && pv_variant_at(n) == NULL, "at() out of range");
 }
