@@ -57,21 +57,24 @@ struct vdso_reader_ops {
 /*
  * x86 __arch_get_hw_counter(): the TSC (bit 63 never set), or kvmclock's
  * vread_pvclock() (U64_MAX when the record is not STABLE); U64_MAX for any
- * other mode.  (VDSO_CLOCKMODE_HVCLOCK is not modelled here.)
+ * other mode.  (VDSO_CLOCKMODE_HVCLOCK is not modelled here.)  The barrier:
+ * the compiler may not hoist the page loads of vread_pvclock() above the
+ * clock_mode check.  A macro, so the trace names the caller's line.
  */
-static inline u64 __arch_get_hw_counter(s32 clock_mode, const struct vdso_user *u)
-{
-	if (likely(clock_mode == VDSO_CLOCKMODE_TSC))
-		return (u64)rdtsc_ordered() & S64_MAX;
-	/*
-	 * The compiler may not hoist the page loads of vread_pvclock() above
-	 * the clock_mode check.
-	 */
-	barrier();
-	if (clock_mode == VDSO_CLOCKMODE_PVCLOCK && u->pvclock)
-		return u->vread_pvclock->read(u->pvclock);
-	return U64_MAX;
-}
+#define __arch_get_hw_counter(clock_mode, u)                                  \
+	({                                                                    \
+		s32 __hm = (clock_mode);                                      \
+		const struct vdso_user *__hu = (u);                           \
+		u64 __hc = U64_MAX;                                           \
+		if (likely(__hm == VDSO_CLOCKMODE_TSC)) {                     \
+			__hc = (u64)rdtsc_ordered() & S64_MAX;                \
+		} else {                                                      \
+			barrier();                                            \
+			if (__hm == VDSO_CLOCKMODE_PVCLOCK && __hu->pvclock)  \
+				__hc = __hu->vread_pvclock->read(__hu->pvclock); \
+		}                                                             \
+		__hc;                                                         \
+	})
 
 /* arch_vdso_cycles_ok(): bit 63 marks an invalid counter value */
 static inline bool vdso_cycles_ok(u64 cycles)
@@ -96,25 +99,24 @@ static inline u64 __iter_div_u64_rem(u64 dividend, u32 divisor, u64 *remainder)
 	return dividend / divisor;
 }
 
-/* vdso_read_begin()/vdso_read_retry() (include/vdso/helpers.h) */
-static __always_inline u32 vdso_read_begin(const struct vdso_clock *vc)
-{
-	u32 seq;
+/*
+ * vdso_read_begin()/vdso_read_retry() (include/vdso/helpers.h), as macros so
+ * the trace names the caller's line.
+ */
+#define vdso_read_begin(vc)                                                   \
+	({                                                                    \
+		u32 __seq;                                                    \
+		while (unlikely((__seq = READ_ONCE((vc)->seq)) & 1))          \
+			cpu_relax();                                          \
+		smp_rmb();                                                    \
+		__seq;                                                        \
+	})
 
-	while (unlikely((seq = READ_ONCE(vc->seq)) & 1))
-		cpu_relax();
-	smp_rmb();
-	return seq;
-}
-
-static __always_inline bool vdso_read_retry(const struct vdso_clock *vc, u32 start)
-{
-	u32 seq;
-
-	smp_rmb();
-	seq = READ_ONCE(vc->seq);
-	return seq != start;
-}
+#define vdso_read_retry(vc, start)                                            \
+	({                                                                    \
+		smp_rmb();                                                    \
+		READ_ONCE((vc)->seq) != (start);                              \
+	})
 
 /* The mainline building blocks (src/clock/vdso_kernel.c), for reuse. */
 /* x86 vdso_calc_ns(): the negative-motion clamp and the 128-bit slow path */
@@ -136,23 +138,21 @@ bool __cvdso_clock_gettime_common(const struct vdso_user *u, clockid_t clock, st
 	} while (0)
 
 /* vdso_write_begin()/vdso_write_end(): both clock bases odd, then even */
-static __always_inline void vdso_write_begin(struct vdso_time_data *vd)
-{
-	struct vdso_clock *vc = vd->clock_data;
+#define vdso_write_begin(vd)                                                  \
+	do {                                                                  \
+		struct vdso_clock *__wc = (vd)->clock_data;                   \
+		for (int __i = 0; __i < CS_BASES; __i++)                      \
+			WRITE_ONCE(__wc[__i].seq, READ_ONCE(__wc[__i].seq) + 1); \
+		smp_wmb();                                                    \
+	} while (0)
 
-	for (int i = 0; i < CS_BASES; i++)
-		WRITE_ONCE(vc[i].seq, READ_ONCE(vc[i].seq) + 1);
-	smp_wmb();
-}
-
-static __always_inline void vdso_write_end(struct vdso_time_data *vd)
-{
-	struct vdso_clock *vc = vd->clock_data;
-
-	smp_wmb();
-	for (int i = 0; i < CS_BASES; i++)
-		WRITE_ONCE(vc[i].seq, READ_ONCE(vc[i].seq) + 1);
-}
+#define vdso_write_end(vd)                                                    \
+	do {                                                                  \
+		struct vdso_clock *__wc = (vd)->clock_data;                   \
+		smp_wmb();                                                    \
+		for (int __i = 0; __i < CS_BASES; __i++)                      \
+			WRITE_ONCE(__wc[__i].seq, READ_ONCE(__wc[__i].seq) + 1); \
+	} while (0)
 
 struct vdso_writer_ops {
 	/* update_vsyscall(): NULL means mainline */
