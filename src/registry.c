@@ -85,6 +85,7 @@ static const struct {
 	[PV_KVM_TSC] = { "kvm_tsc", "kvm_tsc" },
 	[PV_NESTED] = { "nested", "nested" },
 	[PV_PERF_TIME] = { "perf_time", "perf_time" },
+	[PV_VDSO] = { "vdso", "vdso" },
 };
 
 const char *pv_protocol_name(enum pv_protocol p)

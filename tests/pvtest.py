@@ -1514,6 +1514,14 @@ def stress_native(add, a, t, proto, base, buggy):
             add("stress.asan.tlb.hyperv-immediate", ["stress", "--case", "caught", "--protocol", proto,
                 "--variant", "hyperv_hypercall", "--extra", "--backend hyperv --free immediate",
                 "--stress-exe", asan, "--asan", "--seconds", "60"] + base, ["stress"], 900, 10)
+    elif proto in ("vdso", "perf_time"):
+        add("stress.tsan.%s.mainline" % t, ["stress", "--case", "clean", "--protocol", proto,
+            "--stress-exe", tsan, "--seconds", "10"] + base, ["stress"], 300, 10)
+        # a seqcount reader bug every native update window exposes (cross-CPU for perf)
+        cv = {"vdso": "vdso_reader_no_retry", "perf_time": "perf_tsc_conversion_no_odd_check"}[proto]
+        if cv in buggy:
+            add("stress.tsan.%s.%s" % (t, cv), ["stress", "--case", "caught", "--protocol", proto,
+                "--variant", cv, "--stress-exe", tsan, "--seconds", "20"] + base, ["stress"], 400, 10)
 
 
 def cmd_discover(a):
