@@ -902,6 +902,62 @@ def cmd_launcher_byo(a):
         os.path.relpath(f, SRC))
 
 
+REPLAY_OUTCOME_RE = re.compile(r"trace-hash [0-9a-f]+ outcome ([A-Za-z0-9_]+)")
+
+
+def cmd_launcher_byo_example(a):
+    """An example of docs/byo.md does what the page says, through the
+    launcher as a user runs it: its committed reproducer (examples/repro/)
+    replays to the named oracle with --reader-file/--writer-file F, and the
+    same input against the safe counterpart (a fixed example file, or a
+    registered variant) to no finding; with --stress-seconds, ./pvfuzz
+    stress with F finds the bug natively and the fixed file runs clean."""
+    check(a.target, "--target is required")
+    f = os.path.join(SRC, "examples", a.file)
+    repro = os.path.join(SRC, "examples", "repro", a.repro)
+    check(os.path.isfile(f) and os.path.isfile(repro), "missing %s or %s" % (f, repro))
+    opt = "--%s-file" % a.kind
+
+    def replay(files, variant):
+        args = ["replay", repro, "--target", a.target]
+        for x in files:
+            args += [opt, x]
+        rc, out, err = launcher(args + ["--variant", variant], timeout=1200)
+        m = REPLAY_OUTCOME_RE.findall(out + err)
+        check(m, "replay with %s: exit %d, no outcome line: %s" % (variant, rc, (err or out).strip()[-800:]))
+        return rc, m[-1]
+
+    rc, got = replay([f], a.variant)
+    check(got in a.expect.split("|") and rc == 1, "%s: replay gave %s (exit %d), docs/byo.md says %s" % (
+        a.variant, got, rc, a.expect))
+    if a.fixed:  # a fixed example file
+        ff = os.path.join(SRC, "examples", a.fixed)
+        crc, cgot = replay([ff], a.fixed_variant)
+        clean = "%s (%s)" % (a.fixed_variant, a.fixed)
+    else:  # a registered variant in the file's role
+        crc, cgot = replay([], a.fixed_variant)
+        clean = a.fixed_variant
+    check(cgot == "none" and crc == 0, "the same input against %s: %s (exit %d), want none" % (
+        clean, cgot, crc))
+    msg = "%s: %s on replay; %s none" % (a.variant, got, clean)
+    if a.stress_seconds:
+        check(a.fixed and a.stress_expect, "--stress-seconds needs --fixed and --stress-expect")
+        secs = str(a.stress_seconds)
+        rc, out, err = launcher(["stress", a.target, "--sanitizer", "none", opt, f, "--variant", a.variant,
+                                 "--duration", secs], timeout=1200)
+        sm = SUMMARY_RE.findall(out + err)
+        check(rc == 1 and sm and sm[0] in a.stress_expect.split("|"),
+              "stress %s %s: exit %d, SUMMARY %s, want exit 1 with %s:\n%s" % (
+                  opt, a.file, rc, sm[:1], a.stress_expect, (err or out).strip()[-1200:]))
+        rc, out, err = launcher(["stress", a.target, "--sanitizer", "none", opt, ff,
+                                 "--variant", a.fixed_variant, "--duration", secs], timeout=1200)
+        sm = SUMMARY_RE.findall(out + err)
+        check(rc == 0 and not sm, "stress %s %s: exit %d, SUMMARY %s, want a clean run:\n%s" % (
+            opt, a.fixed, rc, sm[:1], (err or out).strip()[-1200:]))
+        msg += "; stress: %s found natively, %s clean for %s s" % (a.variant, a.fixed_variant, secs)
+    log(msg)
+
+
 # ------------------------------------------------------------ bench tools --
 
 def cmd_mutate_selftest(a):
@@ -1733,6 +1789,16 @@ def main():
     p = sp("launcher-env", cmd_launcher_env)
     p.add_argument("--case", required=True)
     sp("launcher-byo", cmd_launcher_byo)
+    p = sp("launcher-byo-example", cmd_launcher_byo_example)
+    p.add_argument("--kind", choices=("reader", "writer", "variant"), required=True)
+    p.add_argument("--file", required=True, help="under examples/")
+    p.add_argument("--variant", required=True, help="the name the file registers")
+    p.add_argument("--repro", required=True, help="under examples/repro/")
+    p.add_argument("--expect", required=True, help="oracle[|oracle] the replay must report")
+    p.add_argument("--fixed", default="", help="the fixed example file (else --fixed-variant is registered)")
+    p.add_argument("--fixed-variant", required=True)
+    p.add_argument("--stress-seconds", type=int, default=0)
+    p.add_argument("--stress-expect", default="")
     p = sp("stress", cmd_stress)
     p.add_argument("--case", required=True)
     p.add_argument("--variant", default="")
