@@ -53,7 +53,15 @@
 #define EPOCHS 4096
 #define EPOCH_NS 200000ULL /* the sched_clock epoch thread's period */
 
+/*
+ * One published generation.  The ring is rewritten every RING updates: a
+ * checker preempted that long finds newer generations in the slots it
+ * scans, so each slot names its ring index, and a slot that no longer holds
+ * the generation asked for makes the read unchecked ("lapped"), never
+ * "no generation explains it".
+ */
 struct pslot {
+	_Atomic u64 gen;  /* ring index + 1 of the generation held; 0 while being written */
 	_Atomic u32 lock; /* the page's even lock; 0 while being written */
 	u32 time_mult;
 	u16 time_shift;
@@ -151,6 +159,7 @@ static void update_userpage_and_record(struct perf_kernel *k)
 	const struct perf_event_mmap_page *pc = P.page;
 	u64 n = atomic_load_explicit(&P.head, memory_order_relaxed);
 	struct pslot *s = &P.ring[n % RING];
+	atomic_store_explicit(&s->gen, 0, memory_order_relaxed);
 	atomic_store_explicit(&s->lock, 0, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release);
 	/* only this thread writes the page: plain copies of its own stores */
@@ -161,6 +170,7 @@ static void update_userpage_and_record(struct perf_kernel *k)
 	__atomic_store_n(&s->time_mask, READ_ONCE(pc->time_mask), __ATOMIC_RELAXED);
 	__atomic_store_n(&s->caps, READ_ONCE(pc->capabilities), __ATOMIC_RELAXED);
 	atomic_store_explicit(&s->lock, READ_ONCE(pc->lock), memory_order_release);
+	atomic_store_explicit(&s->gen, n + 1, memory_order_release);
 	atomic_store_explicit(&P.head, n + 1, memory_order_release);
 	stress_count(&P.n_updates, 1);
 }
@@ -341,16 +351,23 @@ static const struct pslot *explain(u64 ts, u64 cyc, u64 h0, bool *none, bool *la
 	}
 	for (u64 n = h1; n-- > lo;) {
 		const struct pslot *s = &P.ring[n % RING];
-		u32 lock = atomic_load_explicit(&s->lock, memory_order_acquire);
+		if (atomic_load_explicit(&s->gen, memory_order_acquire) != n + 1) {
+			*lapped = true;
+			continue;
+		}
+		u32 lock = atomic_load_explicit(&s->lock, memory_order_relaxed);
 		out->time_mult = __atomic_load_n(&s->time_mult, __ATOMIC_RELAXED);
 		out->time_shift = __atomic_load_n(&s->time_shift, __ATOMIC_RELAXED);
 		out->time_zero = __atomic_load_n(&s->time_zero, __ATOMIC_RELAXED);
 		out->time_cycles = __atomic_load_n(&s->time_cycles, __ATOMIC_RELAXED);
 		out->time_mask = __atomic_load_n(&s->time_mask, __ATOMIC_RELAXED);
 		out->caps = __atomic_load_n(&s->caps, __ATOMIC_RELAXED);
-		if (!lock || atomic_load_explicit(&s->lock, memory_order_acquire) != lock)
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&s->gen, memory_order_relaxed) != n + 1) {
+			*lapped = true;
 			continue;
-		if (fold_convert(out, cyc) != ts)
+		}
+		if (!lock || fold_convert(out, cyc) != ts)
 			continue;
 		if (!(out->caps & PERF_CAP_USER_TIME_ZERO)) {
 			*none = true;

@@ -45,7 +45,15 @@
 #define RING 1024
 #define TICK_NS 1000000ULL
 
+/*
+ * One published generation.  The ring is rewritten every RING updates
+ * (under TSan about every 8 ms): a checker preempted that long finds newer
+ * generations in the slots it scans, so each slot names its ring index and
+ * a slot that does not hold the generation asked for is "lapped" (the read
+ * goes unchecked), never "no generation explains it".
+ */
 struct vslot {
+	_Atomic u64 gen; /* ring index + 1 of the generation held; 0 while being written */
 	_Atomic u32 seq; /* the base's even seq; 0 while being written */
 	struct vdso_clock c;
 	_Atomic u64 cs_ns, ntp_ns; /* what the update's span can put between the old and the new line */
@@ -132,6 +140,7 @@ static void vsyscall_notifier(void *ctx, const struct timekeeper *tk, bool was_s
 	for (int b = 0; b < CS_BASES; b++) {
 		u64 n = atomic_load_explicit(&V.head[b], memory_order_relaxed);
 		struct vslot *s = &V.ring[b][n % RING];
+		atomic_store_explicit(&s->gen, 0, memory_order_relaxed);
 		atomic_store_explicit(&s->seq, 0, memory_order_relaxed);
 		atomic_thread_fence(memory_order_release);
 		pv_native_memcpy(&s->c, V.vd->clock_data + b, sizeof(s->c)); /* relaxed byte copy */
@@ -140,6 +149,7 @@ static void vsyscall_notifier(void *ctx, const struct timekeeper *tk, bool was_s
 		atomic_store_explicit(&s->ntp_ns, b == CS_RAW ? 0 : ntp_ns, memory_order_relaxed);
 		atomic_store_explicit(&s->seq, __atomic_load_n(&V.vd->clock_data[b].seq, __ATOMIC_RELAXED),
 				      memory_order_release);
+		atomic_store_explicit(&s->gen, n + 1, memory_order_release);
 		atomic_store_explicit(&V.head[b], n + 1, memory_order_release);
 	}
 }
@@ -211,6 +221,25 @@ static void copy_relaxed(void *dst, const void *src, size_t n)
 		d[i] = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
 }
 
+/*
+ * Generation n of base b into *out (with its seq): false when its slot no
+ * longer (or not yet) holds it - the writer lapped the ring meanwhile.
+ */
+static bool load_generation(int b, u64 n, struct vdso_clock *out, u32 *seq, u64 *span_ns)
+{
+	struct vslot *s = &V.ring[b][n % RING];
+	if (atomic_load_explicit(&s->gen, memory_order_acquire) != n + 1)
+		return false;
+	*seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
+	if (out)
+		copy_relaxed(out, &s->c, sizeof(*out));
+	if (span_ns)
+		*span_ns = atomic_load_explicit(&s->cs_ns, memory_order_relaxed) +
+			   atomic_load_explicit(&s->ntp_ns, memory_order_relaxed);
+	atomic_thread_fence(memory_order_acquire);
+	return *seq && atomic_load_explicit(&s->gen, memory_order_relaxed) == n + 1;
+}
+
 /* the vDSO formula (x86 vdso_calc_ns, 128-bit) of one base at cycles */
 static u64 formula(const struct vdso_clock *c, clockid_t clk, u64 cycles)
 {
@@ -245,14 +274,14 @@ static int check_generation(int id, clockid_t clk, u64 v, u64 tsc, u64 h0)
 	u64 lo = h0 ? h0 - 1 : 0;
 	if (h1 - lo > RING / 2)
 		return -1; /* lapped */
-	bool none = false;
+	bool none = false, lapped = false;
 	for (u64 n = lo; n < h1; n++) {
-		struct vslot *s = &V.ring[b][n % RING];
-		u32 seq = atomic_load_explicit(&s->seq, memory_order_acquire);
 		struct vdso_clock c;
-		copy_relaxed(&c, &s->c, sizeof(c));
-		if (!seq || atomic_load_explicit(&s->seq, memory_order_acquire) != seq)
+		u32 seq;
+		if (!load_generation(b, n, &c, &seq, NULL)) {
+			lapped = true;
 			continue;
+		}
 		if (formula(&c, clk, tsc & S64_MAX) == v) {
 			if (c.clock_mode == VDSO_CLOCKMODE_NONE && !coarse_clock(clk)) {
 				none = true;
@@ -261,6 +290,8 @@ static int check_generation(int id, clockid_t clk, u64 v, u64 tsc, u64 h0)
 			return 1;
 		}
 	}
+	if (lapped)
+		return -1; /* the generation that explains it may be one that was overwritten */
 	char what[160];
 	if (none) {
 		snprintf(what, sizeof(what), "reader=%d clock %d computed a time from a generation whose "
@@ -290,9 +321,12 @@ static u64 allowance(clockid_t clk, int b, u64 lo)
 		span = atomic_load(&V.max_cs_ns) + (b == CS_RAW ? 0 : atomic_load(&V.max_ntp_ns));
 	} else {
 		for (u64 n = lo; n < hi; n++) {
-			struct vslot *s = &V.ring[b][n % RING];
-			u64 e = atomic_load_explicit(&s->cs_ns, memory_order_relaxed) +
-				atomic_load_explicit(&s->ntp_ns, memory_order_relaxed);
+			u64 e;
+			u32 seq;
+			if (!load_generation(b, n, NULL, &seq, &e)) {
+				/* lapped meanwhile: what any update so far opened */
+				e = atomic_load(&V.max_cs_ns) + (b == CS_RAW ? 0 : atomic_load(&V.max_ntp_ns));
+			}
 			if (e > span)
 				span = e;
 		}
