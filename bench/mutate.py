@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """pvfuzz mutation check of mainline code (python3 stdlib only).
 
-    bench/mutate.py [--area clock|mm|all] [--only ID[,ID...]] [--jobs N]
+    bench/mutate.py [--area clock|mm|family|all] [--only ID[,ID...]] [--jobs N]
                     [--fuzz-runs N] [--clean-runs N] [--stages LIST]
                     [--json OUT] [--workdir DIR] [--no-baseline] [--list]
 
@@ -126,6 +126,14 @@ def load_catalogue(area, cdir=CATALOGUE_DIR):
                     where, m["id"], t, cat["targets"]))
         m["area"] = area
     return cat
+
+
+def catalogue_areas(cdir=CATALOGUE_DIR):
+    """The areas: one per bench/mutants/<area>.json."""
+    try:
+        return tuple(sorted(f[:-5] for f in os.listdir(cdir) if f.endswith(".json")))
+    except OSError:
+        return ()
 
 
 def anchor_regex(text):
@@ -588,7 +596,8 @@ class Parser(argparse.ArgumentParser):
 
 def parse_args(argv):
     ap = Parser(prog="bench/mutate.py", description=__doc__.splitlines()[0])
-    ap.add_argument("--area", default="all", choices=("clock", "mm", "all"))
+    ap.add_argument("--area", default="all", choices=catalogue_areas() + ("all",),
+                    help="a catalogue of bench/mutants/ (all: every one)")
     ap.add_argument("--only", default="", help="comma-separated mutant ids")
     ap.add_argument("--jobs", type=int, default=1, help="mutants in parallel (one private tree each)")
     ap.add_argument("--fuzz-runs", type=int, default=50000,
@@ -627,7 +636,7 @@ def parse_args(argv):
 
 def main(argv):
     a = parse_args(argv)
-    areas = ("clock", "mm") if a.area == "all" else (a.area,)
+    areas = catalogue_areas(a.catalogue_dir) if a.area == "all" else (a.area,)
     cats = {ar: load_catalogue(ar, a.catalogue_dir) for ar in areas}
     mutants = [m for ar in areas for m in cats[ar]["mutants"]]
     if a.only:
