@@ -14,7 +14,8 @@
  *   mode     sim mode bits (sim.h); SKEW gives per-vCPU TSC offsets of up
  *            to +-2048 cycles (a TSC the kernel still trusts)
  *   shape    vCPUs 1-4 | readers 1-3 | reads per reader 1-4 | boot clocksource
- *   kernel   tick actions 0-15 | KVM masterclock updates 0-3 | hrtimer high res at boot
+ *   kernel   tick actions 0-15 | KVM masterclock updates 0-3 | hrtimer high res at boot |
+ *            the host's TSC marked unstable before the last KVM update
  *   rate     TSC ticks per 100 ns step (64..319)
  *   tick     the timekeeper's tick length, 4-31 steps (NTP_INTERVAL_LENGTH)
  *   skew[4]  per-vCPU TSC offsets (SIM_MODE_SKEW only)
@@ -26,6 +27,11 @@
  * (a REALTIME step either way), a clocksource change, a suspend/resume
  * (BOOTTIME moves on), the VM paused for up to 2^43 TSC cycles (no tick in
  * between), high-resolution timers switched on (hrtimer_res), two ticks.
+ * The KVM host: masterclock updates; with the last kernel bit, the host's
+ * TSC is marked unstable before the last one (mark_tsc_unstable(): KVM turns
+ * the masterclock off and the records lose PVCLOCK_TSC_STABLE_BIT while the
+ * guest's vDSO keeps its PVCLOCK mode, so vread_pvclock() must make every
+ * read fall back to the syscall from then on).
  *
  * Oracles
  *   at every publication (a base's seq becoming even), against the
@@ -99,6 +105,7 @@ struct vdso_world {
 	struct pvclock_guest guest;
 	const struct pvclock_reader_ops *kvm_clock_read;
 	bool kvmclock_stable;
+	bool host_tsc_unstable_last; /* the host's TSC becomes unstable before the last KVM update */
 	u32 rate;
 	u64 tsc_hz;
 	u64 max_skew;
@@ -266,6 +273,8 @@ static void kvm_fiber(void *arg)
 		u8 delay = fdp_u8(W.in, 24);
 		for (int d = 0; d < delay; d++)
 			sim_yield("host: idle");
+		if (W.host_tsc_unstable_last && i == W.nr_kvm - 1)
+			W.h.host_tsc_unstable = true; /* host-private: the host clocksource watchdog */
 		kvm_update_masterclock(&W.h);
 	}
 	/* the writers are idle (liveness) only once the guest's tick is done too */
@@ -749,6 +758,7 @@ void vdso_scenario_run(const struct vdso_reader_ops *rops, const struct vdso_wri
 	W.nr_actions = kern & 15;
 	W.nr_kvm = (kern >> 4) & 3;
 	W.hrtimer_res = (kern & 0x40) ? 1 : TICK_NSEC;
+	W.host_tsc_unstable_last = kern & 0x80;
 	W.tick_steps = 4 + tick_b % 28;
 	for (int r = 0; r < W.nr_readers; r++)
 		W.clk[r] = fdp_u8(in, (u8)(0x10 * r));
