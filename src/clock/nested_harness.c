@@ -24,6 +24,8 @@
  *        STABLE), within 1 us of L0's time (plausibility), never read with a
  *        scale for a slower TSC than the one read (rate, CO12); with a
  *        kvmclock-based L1 no L2 record may claim STABLE (flag_coherence).
+ *   L1   its reenlightenment callback ends TSC emulation before it returns
+ *        (notification, CO11).
  */
 #include <stdio.h>
 #include <string.h>
@@ -193,6 +195,15 @@ static void l1_fiber(void *arg)
 		if (nested_rdmsr(l1, HV_X64_MSR_TSC_EMULATION_STATUS) & HV_TSC_EMULATION_INPROGRESS) {
 			sim_note("L1: reenlightenment callback", 0);
 			W.l1ops->tsc_notifier(l1);
+			/*
+			 * CO11: the TLFS leaves the end of the emulation to the guest;
+			 * a callback that returns with it still in progress has L0
+			 * trap every TSC access at the old frequency for good.
+			 */
+			if (nested_rdmsr(l1, HV_X64_MSR_TSC_EMULATION_STATUS) & HV_TSC_EMULATION_INPROGRESS)
+				oracle_notification("L1's reenlightenment callback returned with "
+						    "TSC_EMULATION_STATUS.InProgress still set: L0 emulates "
+						    "every TSC access at the old frequency from now on");
 		}
 	}
 }
