@@ -332,6 +332,7 @@ static void host_park(struct vcpu *v)
 {
 	hw_lock(v);
 	atomic_store_explicit(&v->parked, 1, memory_order_release);
+	mm.cpu[v->id].kvm.at_instruction_boundary = 1; /* parked between instructions (in_insn defers it) */
 	if (flush_ops->host_vcpu_put)
 		flush_ops->host_vcpu_put(&mm, v->id); /* kvm_steal_time_set_preempted */
 	hw_unlock(v);
@@ -346,7 +347,9 @@ static void host_park(struct vcpu *v)
 	atomic_store_explicit(&v->release, 0, memory_order_relaxed);
 	hw_lock(v);
 	if (flush_ops->host_vcpu_entry)
-		flush_ops->host_vcpu_entry(&mm, v->id); /* record_steal_time / Xen's pending flush */
+		flush_ops->host_vcpu_entry(&mm, v->id); /* Xen's pending flush */
+	if (flush_ops->host_vcpu_run)
+		flush_ops->host_vcpu_run(&mm, v->id); /* record_steal_time */
 	atomic_store_explicit(&v->parked, 0, memory_order_release);
 	hw_unlock(v);
 }
