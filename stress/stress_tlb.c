@@ -335,6 +335,14 @@ static void host_park(struct vcpu *v)
 	mm.cpu[v->id].kvm.at_instruction_boundary = 1; /* parked between instructions (in_insn defers it) */
 	if (flush_ops->host_vcpu_put)
 		flush_ops->host_vcpu_put(&mm, v->id); /* kvm_steal_time_set_preempted */
+	/*
+	 * On x86 the host's store of PREEMPTED, after the vCPU stopped, is a
+	 * release, and the guest's cmpxchg that reads it an acquire: what the
+	 * vCPU did before the park happens before a flush that skips it.
+	 * WRITE_ONCE is relaxed in C11, so say it with a release RMW (value
+	 * unchanged) for TSan.
+	 */
+	__atomic_fetch_or(&mm.cpu[v->id].st.preempted, 0, __ATOMIC_RELEASE);
 	hw_unlock(v);
 	atomic_fetch_add_explicit(&v->parks, 1, memory_order_relaxed);
 	if (sec_depth)
