@@ -65,6 +65,7 @@ u64 pv_vm_exit(enum pv_exit_reason reason, u64 a0, u64 a1);
 
 #define kvm_hypercall2(nr, a0, a1) pv_vm_exit(PV_EXIT_HYPERCALL, (nr), ((u64)(a0) << 32) | (u32)(a1))
 #define rdmsrl(msr) pv_vm_exit(PV_EXIT_RDMSR, (msr), 0)
+#define wrmsrl(msr, val) ((void)pv_vm_exit(PV_EXIT_WRMSR, (msr), (val)))
 
 /*
  * IPIs, as smp_call_function_many(): run func(info) on every online CPU in

@@ -49,6 +49,11 @@ static u64 pvclock_kernel_read(struct pvclock_guest *g)
 	return ret;
 }
 
+u64 kvm_clock_read(struct pvclock_guest *g)
+{
+	return pvclock_kernel_read(g);
+}
+
 PVCLOCK_READER(pvclock_kernel, pvclock_kernel_read, false,
 	.flags = PV_MAINLINE,
 	.expect = "safe",

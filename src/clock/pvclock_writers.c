@@ -43,7 +43,7 @@ static bool kvm_2010_compute(struct kvm_clock_host *h, int v, struct pvclock_vcp
 	*hv = vc->hv_clock;
 	hv->tsc_timestamp = tsc_timestamp;
 	hv->system_time = kernel_ns + (u64)h->kvmclock_offset;
-	if (no_warp && vc->hv_clock.tsc_to_system_mul) {
+	if (no_warp && vc->hv_clock.tsc_timestamp) {
 		/*
 		 * Kernel time, which advances in discrete steps, may progress
 		 * much slower than TSC: compute the clock as potentially
@@ -62,6 +62,18 @@ static bool kvm_2010_compute(struct kvm_clock_host *h, int v, struct pvclock_vcp
 	return true;
 }
 
+/*
+ * kvm_write_tsc() of the time: a reset of the TSC turns the overshoot
+ * protection off (the old record's line lives in the old TSC space).
+ */
+static bool kvm_2010_synchronize_tsc(struct kvm_clock_host *h, int v, const u64 *user_value)
+{
+	bool ret = kvm_synchronize_tsc(h, v, user_value);
+
+	h->vcpu[v].hv_clock.tsc_timestamp = 0;
+	return ret;
+}
+
 /* No master copy and no freeze: every vCPU gets KVM_REQ_CLOCK_UPDATE. */
 static void kvm_2010_all(struct kvm_clock_host *h)
 {
@@ -77,6 +89,7 @@ static bool kvm_2010_no_warp_compute(struct kvm_clock_host *h, int v, struct pvc
 static const struct pvclock_writer_ops kvm_pvclock_writer_2010_ops = {
 	.guest_time_compute = kvm_2010_no_warp_compute,
 	.masterclock_update = kvm_2010_all,
+	.synchronize_tsc = kvm_2010_synchronize_tsc,
 	.hypercall = kvm_pv_clock_pairing,
 };
 
@@ -96,6 +109,7 @@ static bool kvm_2010_warp_compute(struct kvm_clock_host *h, int v, struct pvcloc
 static const struct pvclock_writer_ops kvm_pvclock_writer_2010_warp_ops = {
 	.guest_time_compute = kvm_2010_warp_compute,
 	.masterclock_update = kvm_2010_all,
+	.synchronize_tsc = kvm_2010_synchronize_tsc,
 	.hypercall = kvm_pv_clock_pairing,
 };
 
@@ -116,14 +130,16 @@ static bool kvm_percpu_stable_compute(struct kvm_clock_host *h, int v, struct pv
 static const struct pvclock_writer_ops kvm_pvclock_writer_percpu_stable_ops = {
 	.guest_time_compute = kvm_percpu_stable_compute,
 	.masterclock_update = kvm_2010_all,
+	.synchronize_tsc = kvm_2010_synchronize_tsc,
 	.hypercall = kvm_pv_clock_pairing,
 };
 
 PVCLOCK_WRITER(kvm_pvclock_writer_percpu_stable, kvm_pvclock_writer_percpu_stable_ops,
 	.bug = "CLK-03",
-	.expect = "monotonic|linearizable",
+	.expect = "monotonic|linearizable|continuity",
 	.scenario = "vCPUs anchored from separate coarse host-time reads while STABLE lets the "
-		    "guest skip last_value; read on one vCPU, then on the other",
+		    "guest skip last_value; read on one vCPU, then on the other (or one vCPU "
+		    "re-anchored on the coarse clock after a host TSC write, still STABLE)",
 	.history = "STABLE without a master copy / lockstep update: the M < N problem that "
 		   "d828199e8444 \"KVM: x86: implement PVCLOCK_TSC_STABLE_BIT pvclock flag\" solved")
 
@@ -159,9 +175,13 @@ static void kvm_write_guest_time_single_copy(struct kvm_clock_host *h, int v,
 	 * update is finished.  Since the guest won't see the intermediate
 	 * state, we just increase by 2 at the end.
 	 */
+	struct pvclock_vcpu_time_info *guest = kvm_pvclock_record(h, v);
+
+	if (!guest)
+		return;
 	hv->version = vc->hv_clock.version + 2;
 	h->publish(h, v, hv);
-	pv_memcpy(&h->guest[v].pvti, hv, sizeof(*hv)); /* rep movs: any order */
+	pv_memcpy(guest, hv, sizeof(*hv)); /* rep movs: any order */
 	vc->hv_clock = *hv;
 }
 
@@ -183,9 +203,9 @@ PVCLOCK_WRITER(kvm_pvclock_writer_single_copy, kvm_pvclock_writer_single_copy_op
 static void kvm_flag_outside_update(struct kvm_clock_host *h, int v)
 {
 	struct pvclock_vcpu_time_info hv, meant;
-	struct pvclock_vcpu_time_info *guest = &h->guest[v].pvti;
+	struct pvclock_vcpu_time_info *guest = kvm_pvclock_record(h, v);
 
-	if (!kvm_guest_time_compute(h, v, &hv))
+	if (!guest || !kvm_guest_time_compute(h, v, &hv))
 		return;
 	kvm_setup_guest_pvclock(h, v, &hv);
 	if (!(hv.flags & PVCLOCK_TSC_STABLE_BIT))
@@ -217,9 +237,11 @@ PVCLOCK_WRITER(kvm_pvclock_writer_flag_outside_window, kvm_pvclock_writer_flag_o
 static void kvm_setup_guest_pvclock_no_wmb(struct kvm_clock_host *h, int v,
 					   struct pvclock_vcpu_time_info *ref)
 {
-	struct pvclock_vcpu_time_info *guest = &h->guest[v].pvti;
+	struct pvclock_vcpu_time_info *guest = kvm_pvclock_record(h, v);
 	struct pvclock_vcpu_time_info hv = *ref;
 
+	if (!guest)
+		return;
 	hv.version = (READ_ONCE(guest->version) + 1) | 1;
 	WRITE_ONCE(guest->version, hv.version);
 	hv.flags |= READ_ONCE(guest->flags) & PVCLOCK_GUEST_STOPPED;

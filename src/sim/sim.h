@@ -73,6 +73,12 @@ struct sim_config {
 	void (*on_access)(void *ctx, u32 site, const volatile void *p, unsigned size, bool write);
 	void *ctx;
 	const char *variant;   /* for reports */
+	/*
+	 * preempt_disable() excludes the other guest tasks of that vCPU until
+	 * preempt_enable(), as on a real CPU (without it, it only stops
+	 * migration).  Harnesses whose guest tasks share per-CPU state set it.
+	 */
+	bool preempt_exclusive;
 };
 
 /* ---- lifecycle ---- */
@@ -96,7 +102,19 @@ void sim_writer_idle(void);           /* the writer has no more unprompted work 
  * vCPU's own thread, out of guest mode; MCLOCK_INPROGRESS keeps all out.
  */
 void sim_vcpu_in_host(int cpu, bool in_host);
+/*
+ * The VMM stops vCPU cpu (-1: all) - its thread leaves KVM_RUN, as for a
+ * VM stop or a migration's blackout - or lets it run again.  Independent of
+ * sim_vcpu_in_host(): KVM's freeze and the VMM's stop nest.
+ */
+void sim_vcpu_stop(int cpu, bool stop);
 void sim_note(const char *what, u64 v); /* an annotation in the trace */
+/*
+ * A host fiber waits `steps` steps without being runnable (a timer: the
+ * host's tick), instead of spinning on sim_yield().  Time passes for it as
+ * for a preempted vCPU.
+ */
+void sim_sleep(u32 steps);
 /*
  * A scenario's own interleaving feature (e.g. reads-from on memory outside
  * the shared arena, or a near miss of an oracle): a new value is a new edge.
@@ -114,12 +132,26 @@ void sim_ipi_hold(int cpu, u32 steps);
 /* The guest task currently running on vCPU cpu is inside an IPI handler. */
 bool sim_in_ipi(void);
 
+/*
+ * Inside on_commit: who issued the store being committed - its fiber (-1:
+ * set-up code outside any fiber) and whether host code issued it (a host
+ * fiber, or a guest fiber inside a VM exit handler).  Oracles name the
+ * party that made an offending store with these.
+ */
+int sim_commit_fiber(void);
+bool sim_commit_by_host(void);
+const char *sim_fiber_name(int fiber);
+int sim_fiber_cpu(int fiber); /* SIM_HOST_CPU for host fibers */
+bool sim_fiber_is_guest(int fiber);
+
 /* ---- ground truth, for oracles and host models ---- */
 u64 sim_step(void);
 u64 sim_true_ns(void);               /* the simulator's true time */
 u64 sim_cpu_tsc(int cpu);            /* current TSC of a vCPU (no scheduling point) */
 u32 sim_cpu_tsc_rate(int cpu);
 void sim_set_tsc_rate(int cpu, u32 rate); /* cpu < 0: all vCPUs */
+/* vCPU cpu's TSC jumps by delta (the hypervisor changed its TSC offset) */
+void sim_adjust_tsc(int cpu, s64 delta);
 u64 sim_op_start_step(void);         /* step at which the current fiber's op began */
 /* What the current op last loaded at p (false if it never loaded it). */
 bool sim_op_seen(const volatile void *p, unsigned size, u64 *v);
