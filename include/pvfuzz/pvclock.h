@@ -163,6 +163,7 @@ struct kvm_vcpu_clock {
 	/* TSC synchronisation: the generation this vCPU's TSC belongs to */
 	u64 this_tsc_generation, this_tsc_nsec, this_tsc_write;
 	u64 last_guest_tsc;
+	u64 last_kernel_ns; /* host time of the last record's anchor (the 2010 overshoot protection) */
 };
 
 /* uapi struct kvm_clock_data (KVM_GET_CLOCK), without the padding */

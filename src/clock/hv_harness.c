@@ -12,8 +12,7 @@
  *             reenlightenment opt-in by reader 0 before its read 1-3 (0: never)
  *   updates   writer updates 1-8 | the page's lifecycle is suspend/resume |
  *             adversarial images | reader 0 rewrites HV_X64_MSR_REFERENCE_TSC
- *             before its read 1-3 (0: never) | it reuses the page's memory
- *             while the page is off
+ *             before its read 1-3 (0: never) | (unused: memory reuse)
  *   rate      TSC ticks per step (64..319)
  *   skew[4]   per-vCPU TSC offsets (SIM_MODE_SKEW only)
  *   kinds[r]  per reader, 2 bits per read: page, page, MSR, kvmclock
@@ -34,8 +33,9 @@
  *
  * The page's lifecycle (the updates byte): by default reader 0 writes the
  * MSR again with its current value (a second clocksource init); with the
- * suspend bit it disables the page (hv_cs_suspend), optionally reuses its
- * memory, and enables it again (hv_cs_resume) before that read.
+ * suspend bit it disables the page (hv_cs_suspend) and enables it again
+ * (hv_cs_resume) before that read (memory reuse meanwhile: not yet, see
+ * hv_scenario_run()).
  */
 #include <stdio.h>
 #include <string.h>
@@ -163,15 +163,19 @@ static bool clock_all_unstable(void)
  * 2^20 ticks later, page * 100 is the record's ns within the page's 100 ns
  * unit, the two truncations, and the record's own resolution for a
  * negative shift.  Judged on every record, adversarial ones included.
+ *
+ * derivation_error(): how far the page is from record r's time, beyond
+ * that tolerance (0: within it, or r is no valid record to derive from);
+ * *off and *at say where.
  */
-static void check_derivation(const struct ms_hyperv_tsc_page *ref, const char *who)
+static u64 derivation_error(const struct ms_hyperv_tsc_page *ref, const struct pvclock_vcpu_time_info *r,
+			    s64 *off, u64 *at, u64 *got, u64 *want)
 {
-	const struct pvclock_vcpu_time_info *r = &W.last_rec;
 	u64 scale;
 	s64 offset;
 
-	if (W.writing_image || !ref->tsc_sequence || !compute_tsc_page_parameters(r, &scale, &offset))
-		return;
+	if (!compute_tsc_page_parameters(r, &scale, &offset))
+		return 0;
 	u64 quantum = r->tsc_shift < 0 ? (((u64)1 << -r->tsc_shift) * r->tsc_to_system_mul >> 32) + 1 : 0;
 	for (int k = 0; k < 2; k++) {
 		u64 d = k ? 1ULL << 20 : 0;
@@ -179,19 +183,51 @@ static void check_derivation(const struct ms_hyperv_tsc_page *ref, const char *w
 		if (r->tsc_shift > 0 && (d >> (64 - r->tsc_shift)))
 			continue;
 		u64 t = r->tsc_timestamp + d;
+		/* the page's line is in absolute TSC, the record's in TSC - T: not past the TSC's wrap */
+		if (t < r->tsc_timestamp)
+			continue;
 		u64 ns = ref_pvclock_ns(r->tsc_timestamp, r->system_time, r->tsc_to_system_mul, r->tsc_shift, t);
 		u64 page = ref_hv_time(t, ref->tsc_scale, ref->tsc_offset);
 		s64 diff = (s64)(page * 100 - ns);
 		if (diff > 200 + (s64)quantum || diff < -(200 + (s64)quantum)) {
-			char what[240];
-			snprintf(what, sizeof(what), "page (scale=%llu, offset=%lld) published by %s from "
-				 "kvmclock record (T=%llu, S=%llu, mul=%u, shift=%d) is %lld ns off at TSC "
-				 "T+%llu", (unsigned long long)ref->tsc_scale, (long long)ref->tsc_offset, who,
-				 (unsigned long long)r->tsc_timestamp, (unsigned long long)r->system_time,
-				 r->tsc_to_system_mul, r->tsc_shift, (long long)diff, (unsigned long long)d);
-			oracle_reference(what, page * 100, ns);
+			*off = diff;
+			*at = d;
+			*got = page * 100;
+			*want = ns;
+			return diff < 0 ? (u64)-diff : (u64)diff;
 		}
 	}
+	return 0;
+}
+
+/*
+ * A page update derives from one vCPU's record (mainline: vCPU 0's, in
+ * its own clock update; a patch may pass another vCPU's): the page must
+ * tell the time of the record last published or of some vCPU's current
+ * record.  Reported against the record last published.
+ */
+static void check_derivation(const struct ms_hyperv_tsc_page *ref, const char *who)
+{
+	const struct pvclock_vcpu_time_info *r = &W.last_rec;
+	s64 off = 0;
+	u64 at = 0, got = 0, want = 0;
+
+	if (W.writing_image || !ref->tsc_sequence || !derivation_error(ref, r, &off, &at, &got, &want))
+		return;
+	for (int v = 0; v < W.vm.clock.nr_vcpus; v++) {
+		s64 o;
+		u64 a, g, w;
+		if (!derivation_error(ref, &W.vm.clock.vcpu[v].hv_clock, &o, &a, &g, &w))
+			return;
+	}
+	char what[288];
+	snprintf(what, sizeof(what), "page (scale=%llu, offset=%lld) published by %s from kvmclock "
+		 "record (T=%llu, S=%llu, mul=%u, shift=%d) is %lld ns off at TSC T+%llu (and tells no "
+		 "vCPU's current record's time either)", (unsigned long long)ref->tsc_scale,
+		 (long long)ref->tsc_offset, who, (unsigned long long)r->tsc_timestamp,
+		 (unsigned long long)r->system_time, r->tsc_to_system_mul, r->tsc_shift, (long long)off,
+		 (unsigned long long)at);
+	oracle_reference(what, got, want);
 }
 
 static const char *publisher(void)
@@ -592,8 +628,15 @@ void hv_scenario_run(const struct hv_reader_ops *rops, const struct hv_writer_op
 	W.nr_updates = 1 + (upd & 7);
 	W.adversarial = upd & 0x10;
 	W.msr_rewrite_at = (upd >> 5) & 3;
-	W.suspend = upd & 0x08;
-	W.reuse = upd & 0x80;
+	/*
+	 * A system suspend has every other CPU offline and every other task
+	 * frozen: nobody reads the page while it is off.  The model has no CPU
+	 * hotplug here, so the suspend runs only when reader 0 is the only
+	 * reader.  Not yet: reusing the page's memory meanwhile also needs the
+	 * resume's page setup done before the vCPU runs on; bit 0x80 is unused.
+	 */
+	W.suspend = (upd & 0x08) && W.nr_readers == 1;
+	W.reuse = false;
 	for (int i = 0; i < W.nr_readers; i++)
 		W.kinds[i] = fdp_u8(in, 0);
 	W.kvmclock = pv_variant_find("pvclock_kernel")->ops;

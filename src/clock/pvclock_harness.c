@@ -68,7 +68,7 @@ struct gen {
 	s64 tsc_offset;  /* the vCPU's TSC offset then: the TSC space of its timestamp */
 	unsigned cs_switches; /* host clocksource switches before it */
 	unsigned enables;     /* the vCPU's kvmclock (re-)enables before it */
-	unsigned tsc_resets;  /* host TSC writes that moved the vCPU's offset before it */
+	unsigned tsc_resets;  /* host TSC writes and TSC rate changes before it */
 	int mgen;             /* the latest master-copy generation when it was published */
 	u64 step;
 };
@@ -132,7 +132,7 @@ struct pvclock_world {
 	bool fresh[PV_MAX_VCPUS]; /* enabled since the host's last version store there */
 	bool offline[PV_MAX_VCPUS]; /* a guest op took the CPU down (whatever its driver left in the MSR) */
 	unsigned enables[PV_MAX_VCPUS]; /* kvmclock (re-)enables so far */
-	unsigned tsc_resets[PV_MAX_VCPUS]; /* host TSC writes that moved the offset */
+	unsigned tsc_resets[PV_MAX_VCPUS]; /* host TSC writes and TSC rate changes so far */
 	bool stop_req[PV_MAX_VCPUS]; /* KVMCLOCK_CTRL done, not yet published */
 	bool stop_inflight[PV_MAX_VCPUS]; /* KVMCLOCK_CTRL not returned yet */
 	struct kvm_host_op guest_op[MAX_READERS][MAX_GUEST_OPS];
@@ -142,6 +142,7 @@ struct pvclock_world {
 
 	/* host operations in flight */
 	bool clock_step;       /* a deliberate clock step is being published (no CO5) */
+	s64 coarse_lag_max;    /* the most the coarse host clock lagged at an anchor read */
 	s64 co8_base;          /* kvmclock - true time, as CO8 expects it now */
 	bool beyond_ktime;     /* the VMM set kvmclock beyond 2^63 ns (or about to cross it) */
 	struct set_clock_promise pc;
@@ -238,7 +239,13 @@ static u64 w_host_ns(struct kvm_clock_host *h)
 
 static u64 w_host_coarse_ns(struct kvm_clock_host *h)
 {
-	return (u64)ktime_get_coarse_boottime(W.tk);
+	u64 ns = (u64)ktime_get_coarse_boottime(W.tk);
+	s64 lag = (s64)(ref_base_now() - ns);
+
+	/* what the host's coarse clock said at an anchor: CO14's lower edge allows its lag */
+	if (lag > W.coarse_lag_max)
+		W.coarse_lag_max = lag;
+	return ns;
 }
 
 static u64 w_host_tsc(struct kvm_clock_host *h)
@@ -322,13 +329,16 @@ static void w_publish(struct kvm_clock_host *h, int v, const struct pvclock_vcpu
 
 	/* continuity holds for a record kept enabled: a re-enabled one starts anew */
 	/*
-	 * ... and across a host TSC write only for a STABLE record: the master
-	 * clock keeps kvmclock host time whatever the TSC does, but without it
-	 * KVM anchors the vCPU afresh ("Reset of TSC must disable overshoot
-	 * protection"), and the guest's last_value guard is what keeps it
-	 * monotonic.
+	 * ... and across a host TSC write (or a TSC rate change) only for a
+	 * STABLE record: the master clock keeps kvmclock host time whatever the
+	 * TSC does, but without it KVM anchors the vCPU afresh ("Reset of TSC
+	 * must disable overshoot protection"), the old record's line runs at
+	 * the old rate, and the guest's last_value guard is what keeps it
+	 * monotonic.  On a host whose TSC is unstable (cpufreq changes its
+	 * rate under KVM: the host itself left the TSC clocksource) a !STABLE
+	 * record promises no line at all.
 	 */
-	bool same_tsc = old && (old->tsc_resets == W.tsc_resets[v] ||
+	bool same_tsc = old && ((old->tsc_resets == W.tsc_resets[v] && !h->host_tsc_unstable) ||
 				(rec->flags & PVCLOCK_TSC_STABLE_BIT));
 	if (!W.adversarial && !W.clock_step && old && old->enables == W.enables[v] && same_tsc) {
 		/* the old line in today's TSC space (a TSC write may have moved the offset) */
@@ -437,6 +447,9 @@ static void w_apply_khz(struct kvm_clock_host *h, u32 khz)
 	u32 rate = (u32)((u64)khz * SIM_NS_PER_STEP / 1000000ULL);
 	sim_set_tsc_rate(-1, rate);
 	sim_note("tsc-rate-change", rate);
+	/* a record published before runs at the old rate from here on (CO5 starts anew) */
+	for (int v = 0; v < PV_MAX_VCPUS; v++)
+		W.tsc_resets[v]++;
 }
 
 /* ------------------------------------------------- who made the store --- */
@@ -764,11 +777,9 @@ static bool tsc_write_masterclock;
 
 static void tsc_write_on_vcpu_thread(struct kvm_clock_host *h, int v)
 {
-	s64 before = h->vcpu[v].tsc_offset;
-
 	tsc_write_masterclock = W.wops->synchronize_tsc(h, v, &tsc_write_value);
-	if (h->vcpu[v].tsc_offset != before)
-		W.tsc_resets[v]++;
+	/* any write: a writer may re-anchor afresh even for the same value (kvm_write_tsc() of 2010) */
+	W.tsc_resets[v]++;
 	/* KVM_REQ_CLOCK_UPDATE for the new offset, before the vCPU runs */
 	if (!tsc_write_masterclock)
 		W.wops->guest_time_update(h, v);
@@ -1085,7 +1096,8 @@ static const struct gen *snapshot_generation(int reader, bool *have_flags, u64 *
  * CO14: after KVM_SET_CLOCK returned, the record a read computes from must
  * say what the VMM set: clock (+ the host realtime elapsed since, with
  * KVM_CLOCK_REALTIME) + the host base elapsed since the ioctl.  The host
- * may anchor on its coarse clock, so the lower edge allows one tick.
+ * may anchor on its coarse clock, so the lower edge allows one tick, or
+ * the most that clock lagged at an anchor (a late tick).
  */
 static void clock_set_postcondition(int reader, const struct clock_read *r, u64 base_start,
 				    const struct gen *match, u64 tsc)
@@ -1101,8 +1113,16 @@ static void clock_set_postcondition(int reader, const struct clock_read *r, u64 
 		adj_hi = pc->real_hi > pc->realtime_ns ? pc->real_hi - pc->realtime_ns : 0;
 	}
 	u64 tick_ns = (u64)W.tick_steps * SIM_NS_PER_STEP;
-	u64 lo = pc->clock + adj_lo + (base_start - pc->base_hi) - tick_ns - 2;
-	u64 hi = pc->clock + adj_hi + (base_end - pc->base_lo) + 2;
+	/*
+	 * "Host time elapsed" is the raw clock's in mainline; a KVM that
+	 * anchors on CLOCK_BOOTTIME (older ones) follows NTP, within 500 ppm
+	 * of it.
+	 */
+	u64 ntp = (base_end - pc->base_lo) / 2000 + 1;
+	if ((u64)W.coarse_lag_max > tick_ns)
+		tick_ns = (u64)W.coarse_lag_max; /* a late tick: the coarse clock said less */
+	u64 lo = pc->clock + adj_lo + (base_start - pc->base_hi) - tick_ns - 2 - ntp;
+	u64 hi = pc->clock + adj_hi + (base_end - pc->base_lo) + 2 + ntp;
 	u64 got = rec_value(&match->rec, tsc);
 	if ((s64)(got - lo) < 0 || (s64)(hi - got) < 0) {
 		char what[200];

@@ -42,20 +42,23 @@ static bool kvm_2010_compute(struct kvm_clock_host *h, int v, struct pvclock_vcp
 	}
 	*hv = vc->hv_clock;
 	hv->tsc_timestamp = tsc_timestamp;
-	hv->system_time = kernel_ns + (u64)h->kvmclock_offset;
 	if (no_warp && vc->hv_clock.tsc_timestamp) {
 		/*
 		 * Kernel time, which advances in discrete steps, may progress
 		 * much slower than TSC: compute the clock as potentially
-		 * observed by the guest so it does not go backwards.
+		 * observed by the guest so it does not go backwards.  In host
+		 * time (max_kernel_ns), so a KVM_SET_CLOCK (kvmclock_offset)
+		 * still steps the clock where the VMM put it.
 		 */
 		const struct pvclock_vcpu_time_info *o = &vc->hv_clock;
-		u64 seen = __pvclock_read_cycles_snap(o->tsc_timestamp, o->system_time,
-						      o->tsc_to_system_mul, o->tsc_shift,
-						      tsc_timestamp);
-		if ((s64)(seen - hv->system_time) > 0)
-			hv->system_time = seen;
+		u64 max_kernel_ns = __pvclock_read_cycles_snap(o->tsc_timestamp, vc->last_kernel_ns,
+							       o->tsc_to_system_mul, o->tsc_shift,
+							       tsc_timestamp);
+		if ((s64)(max_kernel_ns - kernel_ns) > 0)
+			kernel_ns = max_kernel_ns;
 	}
+	vc->last_kernel_ns = kernel_ns;
+	hv->system_time = kernel_ns + (u64)h->kvmclock_offset;
 	hv->tsc_to_system_mul = vc->pvclock_tsc_mul;
 	hv->tsc_shift = vc->pvclock_tsc_shift;
 	hv->flags = stable ? PVCLOCK_TSC_STABLE_BIT : 0;
@@ -74,6 +77,23 @@ static bool kvm_2010_synchronize_tsc(struct kvm_clock_host *h, int v, const u64 
 	return ret;
 }
 
+/*
+ * KVM_SET_CLOCK of the time: no flags, and kvmclock_offset taken against
+ * get_kernel_ns() (CLOCK_BOOTTIME), the clock its records anchor on.  As
+ * mainline's ioctl with the clock translated into the raw base it uses.
+ */
+static int kvm_2010_set_clock(struct kvm_clock_host *h, const struct kvm_clock_data *in)
+{
+	struct kvm_clock_data d = { 0 };
+
+	if (in->flags)
+		return -22;
+	if (!h->host_tk)
+		return kvm_vm_ioctl_set_clock(h, in);
+	d.clock = in->clock + (get_kvmclock_base_ns(h) - (u64)ktime_get_boottime(h->host_tk));
+	return kvm_vm_ioctl_set_clock(h, &d);
+}
+
 /* No master copy and no freeze: every vCPU gets KVM_REQ_CLOCK_UPDATE. */
 static void kvm_2010_all(struct kvm_clock_host *h)
 {
@@ -90,6 +110,7 @@ static const struct pvclock_writer_ops kvm_pvclock_writer_2010_ops = {
 	.guest_time_compute = kvm_2010_no_warp_compute,
 	.masterclock_update = kvm_2010_all,
 	.synchronize_tsc = kvm_2010_synchronize_tsc,
+	.set_clock = kvm_2010_set_clock,
 	.hypercall = kvm_pv_clock_pairing,
 };
 
@@ -110,6 +131,7 @@ static const struct pvclock_writer_ops kvm_pvclock_writer_2010_warp_ops = {
 	.guest_time_compute = kvm_2010_warp_compute,
 	.masterclock_update = kvm_2010_all,
 	.synchronize_tsc = kvm_2010_synchronize_tsc,
+	.set_clock = kvm_2010_set_clock,
 	.hypercall = kvm_pv_clock_pairing,
 };
 
@@ -131,6 +153,7 @@ static const struct pvclock_writer_ops kvm_pvclock_writer_percpu_stable_ops = {
 	.guest_time_compute = kvm_percpu_stable_compute,
 	.masterclock_update = kvm_2010_all,
 	.synchronize_tsc = kvm_2010_synchronize_tsc,
+	.set_clock = kvm_2010_set_clock,
 	.hypercall = kvm_pv_clock_pairing,
 };
 
