@@ -309,3 +309,191 @@ PVCLOCK_WRITER(kvm_pvclock_writer_clock_pairing_catchup, kvm_pvclock_writer_cloc
 		    "inside its version window retries forever",
 	.history = "kvm_pv_clock_pairing() before 3a55f729240a (Anton Romanov, 2022): no "
 		   "-KVM_EOPNOTSUPP when tsc_always_catchup is set")
+
+/* -------------------------------------- KVM's copy of the host clock --- */
+
+/*
+ * CLK-28: before 53fafdbb8b21 ("KVM: x86: switch KVMCLOCK base to monotonic
+ * raw clock") the masterclock anchored kvmclock on the host's BOOTTIME,
+ * i.e. CLOCK_MONOTONIC - which NTP steers - while the guest extrapolates
+ * at the TSC's rate.  Every masterclock update then re-anchors onto a clock
+ * that ran faster or slower than kvmclock did since the last one.
+ */
+static bool kvm_get_time_and_clockread_boottime(struct kvm_clock_host *h, s64 *kernel_ns, u64 *tsc)
+{
+	struct kvm_gtod_data g = { 0 };
+	u64 ns;
+
+	if (!h->gtod)
+		return kvm_get_time_and_clockread(h, kernel_ns, tsc);
+	if (!gtod_is_based_on_tsc(kvm_gtod_snapshot(h, &g, tsc, KVM_GTOD_RAW | KVM_GTOD_MONO)))
+		return false;
+	/* do_monotonic_boot(): the NTP-steered clock plus the boot offset */
+	ns = g.clock.base_cycles + ((*tsc - g.clock.cycle_last) & g.clock.mask) * g.clock.mult;
+	ns >>= g.clock.shift & 63;
+	*kernel_ns = (s64)(ns + g.clock.offset + g.offs_boot);
+	return true;
+}
+
+static const struct pvclock_writer_ops kvm_pvclock_writer_boottime_base_ops = {
+	.get_time_and_clockread = kvm_get_time_and_clockread_boottime,
+	.hypercall = kvm_pv_clock_pairing,
+};
+
+PVCLOCK_WRITER(kvm_pvclock_writer_boottime_base, kvm_pvclock_writer_boottime_base_ops,
+	.bug = "CLK-28",
+	.expect = "reference|continuity",
+	.scenario = "the host's NTP frequency is not 0: at each masterclock update the new anchor "
+		    "(NTP-steered boottime) and kvmclock's extrapolation (TSC rate) disagree, a slower "
+		    "NTP clock re-anchors kvmclock backwards",
+	.history = "masterclock anchored on ktime_get_boot_ns(), before 53fafdbb8b21 \"KVM: x86: "
+		   "switch KVMCLOCK base to monotonic raw clock\" (Marcelo Tosatti, 2019; the Fixes: "
+		   "target of 917f9475c0a8)")
+
+/*
+ * CLK-16 at the protocol level: do_monotonic_raw() as 53fafdbb8b21 had it,
+ * shifting the raw clock's accumulation by the MONOTONIC clock's shift.
+ * Harmless while the two shifts are equal (every Linux timekeeper); the
+ * host state that tells it apart is a timekeeper publishing tkr_mono at a
+ * finer shift (the harness's host byte, bit 4).
+ */
+static bool kvm_get_time_and_clockread_mono_shift(struct kvm_clock_host *h, s64 *kernel_ns, u64 *tsc)
+{
+	struct kvm_gtod_data g = { 0 };
+	u64 ns;
+
+	if (!h->gtod)
+		return kvm_get_time_and_clockread(h, kernel_ns, tsc);
+	if (!gtod_is_based_on_tsc(kvm_gtod_snapshot(h, &g, tsc, KVM_GTOD_RAW | KVM_GTOD_MONO)))
+		return false;
+	ns = g.raw_clock.base_cycles + ((*tsc - g.raw_clock.cycle_last) & g.raw_clock.mask) * g.raw_clock.mult;
+	ns >>= g.clock.shift & 63; /* the bug: gtod->clock.shift */
+	*kernel_ns = (s64)(ns + g.raw_clock.offset + g.offs_boot);
+	return true;
+}
+
+static const struct pvclock_writer_ops kvm_pvclock_writer_raw_mono_shift_ops = {
+	.get_time_and_clockread = kvm_get_time_and_clockread_mono_shift,
+	.hypercall = kvm_pv_clock_pairing,
+};
+
+PVCLOCK_WRITER(kvm_pvclock_writer_raw_mono_shift, kvm_pvclock_writer_raw_mono_shift_ops,
+	.bug = "CLK-16",
+	.expect = "reference|continuity|plausibility",
+	.scenario = "a host timekeeper whose tkr_mono is published at a finer shift than tkr_raw "
+		    "(the same clock); the first masterclock snapshot computes raw time 4x too small",
+	.history = "do_monotonic_raw() used gtod->clock.shift; fixed by 917f9475c0a8 \"KVM: x86: "
+		   "reorganize pvclock_gtod_data members\" (\"a (usually harmless) typo\"; Fixes 53fafdbb8b21)")
+
+/* ------------------------------------------------- guest MSR writes --- */
+
+/*
+ * CLK-27: kvm_set_msr_common() before the CVE-2013-1796 fix: the record's
+ * page is mapped and the 32 bytes written at the page offset the guest
+ * gave, with nothing stopping them at the page's end.
+ */
+static int kvm_set_msr_system_time_2013(struct kvm_clock_host *h, int v, u32 msr, u64 data)
+{
+	struct kvm_vcpu_clock *vc = &h->vcpu[v];
+	u64 gpa = data & ~1ULL;
+
+	if (msr != MSR_KVM_SYSTEM_TIME_NEW && msr != MSR_KVM_SYSTEM_TIME)
+		return kvm_set_msr_common(h, v, msr, data);
+	vc->time = data;
+	vc->clock_update_request = true;
+	/* we verify if the enable bit is set... */
+	if (!(data & 1) || !h->guest_mem || gpa >= h->guest_mem_size) {
+		vc->pv_time = NULL;
+		return 0;
+	}
+	/* ...but clean it before doing the actual write: kmap(time_page) + time_offset */
+	vc->pv_time = (struct pvclock_vcpu_time_info *)pvclock_guest_mem_at(h->guest_mem, gpa);
+	return 0;
+}
+
+static const struct pvclock_writer_ops kvm_pvclock_writer_page_cross_ops = {
+	.wrmsr = kvm_set_msr_system_time_2013,
+	.hypercall = kvm_pv_clock_pairing,
+};
+
+PVCLOCK_WRITER(kvm_pvclock_writer_page_cross, kvm_pvclock_writer_page_cross_ops,
+	.bug = "CLK-27",
+	.expect = "ownership",
+	.scenario = "an AP's guest writes MSR_KVM_SYSTEM_TIME_NEW with a record address 16 bytes "
+		    "before a page end: the clock update writes past the mapped page",
+	.history = "kvm_set_msr_common() before \"KVM: x86: fix for buffer overflow in handling of "
+		   "MSR_KVM_SYSTEM_TIME (CVE-2013-1796)\", which added \"Check that the address is "
+		   "32-byte aligned\" (patch text seen; hash not verified)")
+
+/* ------------------------------------------------------ VMM ioctls --- */
+
+/*
+ * CLK-S6: KVM_SET_CLOCK with KVM_CLOCK_REALTIME without "Avoid stepping the
+ * kvmclock backwards": a realtime later than the host's own (the host's
+ * clock was set back since the VMM read it) makes the u64 addition wrap
+ * and sets kvmclock behind the value the VMM gave.
+ */
+static int kvm_vm_ioctl_set_clock_realtime_unchecked(struct kvm_clock_host *h,
+						     const struct kvm_clock_data *in)
+{
+	struct kvm_clock_data data = *in;
+
+	if ((data.flags & KVM_CLOCK_REALTIME) && h->host_tk) {
+		u64 now_real_ns = (u64)ktime_get_real(h->host_tk);
+		data.clock += now_real_ns - data.realtime; /* the mutation: no "if (now > realtime)" */
+	}
+	data.flags &= ~KVM_CLOCK_REALTIME;
+	return kvm_vm_ioctl_set_clock(h, &data);
+}
+
+static const struct pvclock_writer_ops kvm_pvclock_writer_set_clock_realtime_backwards_ops = {
+	.set_clock = kvm_vm_ioctl_set_clock_realtime_unchecked,
+	.hypercall = kvm_pv_clock_pairing,
+};
+
+PVCLOCK_WRITER(kvm_pvclock_writer_set_clock_realtime_backwards,
+	       kvm_pvclock_writer_set_clock_realtime_backwards_ops,
+	.bug = "CLK-S6",
+	.expect = "postcondition",
+	.scenario = "KVM_GET_CLOCK, the host's settimeofday() steps CLOCK_REALTIME back, then "
+		    "KVM_SET_CLOCK(saved clock, KVM_CLOCK_REALTIME): kvmclock lands behind the value set",
+	.history = "synthetic mutation of kvm_vm_ioctl_set_clock() (arch/x86/kvm/x86.c, v6.17): the "
+		   "now_real_ns > data.realtime guard deleted")
+
+/*
+ * CLK-S7: kvm_setup_guest_pvclock() without "retain PVCLOCK_GUEST_STOPPED if
+ * set in guest copy": a second update before the guest's watchdog ran
+ * drops the flag, and the guest never learns it was stopped.
+ */
+static void kvm_setup_guest_pvclock_drop_stopped(struct kvm_clock_host *h, int v,
+						 struct pvclock_vcpu_time_info *ref)
+{
+	struct pvclock_vcpu_time_info *guest = kvm_pvclock_record(h, v);
+	struct pvclock_vcpu_time_info hv = *ref;
+
+	if (!guest)
+		return;
+	hv.version = (READ_ONCE(guest->version) + 1) | 1;
+	WRITE_ONCE(guest->version, hv.version);
+	smp_wmb();
+	/* the mutation: guest->flags & PVCLOCK_GUEST_STOPPED not carried over */
+	h->publish(h, v, &hv);
+	pv_memcpy(guest, &hv, sizeof(*guest));
+	smp_wmb();
+	hv.version++;
+	WRITE_ONCE(guest->version, hv.version);
+	h->vcpu[v].hv_clock = hv;
+}
+
+static const struct pvclock_writer_ops kvm_pvclock_writer_drop_guest_stopped_ops = {
+	.setup_guest_pvclock = kvm_setup_guest_pvclock_drop_stopped,
+	.hypercall = kvm_pv_clock_pairing,
+};
+
+PVCLOCK_WRITER(kvm_pvclock_writer_drop_guest_stopped, kvm_pvclock_writer_drop_guest_stopped_ops,
+	.bug = "CLK-S7",
+	.expect = "flag_contract",
+	.scenario = "KVM_KVMCLOCK_CTRL publishes GUEST_STOPPED on vCPU v; another update of v comes "
+		    "before the guest's watchdog consumed it and drops it",
+	.history = "synthetic mutation of kvm_setup_guest_pvclock() (arch/x86/kvm/x86.c, v6.17): no "
+		   "\"retain PVCLOCK_GUEST_STOPPED if set in guest copy\"")
