@@ -254,6 +254,18 @@ def rmst(trials, cap):
     return sum(xs) / len(xs) if xs else 0
 
 
+def kept_sections(path):
+    """Sections other tools own (bench/mutate.py's mutation score), between
+    "<!-- keep:NAME -->" and "<!-- /keep:NAME -->": carried over verbatim."""
+    try:
+        with open(path) as f:
+            old = f.read()
+    except OSError:
+        return []
+    return [m.group(0) + "\n" for m in re.finditer(
+        r"^<!-- keep:([a-z-]+) -->\n.*?^<!-- /keep:\1 -->$", old, re.M | re.S)]
+
+
 def write_report(path, mach, args, results, speeds, expects):
     L = []
     L.append("# pvfuzz benchmarks\n")
@@ -309,6 +321,7 @@ def write_report(path, mach, args, results, speeds, expects):
              "the gcc standalone replayer over 2000 random inputs (inputs/s, process start-up "
              "amortized over 500 files).\n")
     L.append("Raw per-trial data: `%s`.\n" % os.path.relpath(args.json, ROOT))
+    L += kept_sections(path)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
         f.write("\n".join(L))

@@ -9,10 +9,11 @@
 # (corpora/<t>/seeds plus the regression reproducers), <target>.dict and
 # <target>.options when present.
 #
-# Local test (what ./pvfuzz does not do for you):
-#   CC=clang CXX=clang++ CFLAGS='-O1 -fsanitize=address,fuzzer-no-link' \
-#   CXXFLAGS='-O1 -fsanitize=address,fuzzer-no-link' \
-#   LIB_FUZZING_ENGINE=-fsanitize=fuzzer OUT=/tmp/out ci/build.sh
+# Every target is targets/*.c: a new target needs no edit here.
+#
+# Local test: ci/oss_fuzz_emulate.py CONFIG (ctest -L oss-fuzz) runs this
+# script with base-builder's environment for libfuzzer-address,
+# libfuzzer-undefined, afl-address and coverage, then check_build's checks.
 
 : "${CC:=clang}" "${CXX:=clang++}" "${CFLAGS:=}" "${CXXFLAGS:=}"
 : "${LIB_FUZZING_ENGINE:=-fsanitize=fuzzer}" "${OUT:?set OUT to the output directory}"

@@ -69,16 +69,68 @@ const struct pv_variant *pv_variant_mainline(enum pv_protocol p, enum pv_role r)
 	return NULL;
 }
 
+/*
+ * Each protocol's name and the fuzz target that runs it.  A new protocol
+ * adds its enum entry and one line here; the launcher and the tests learn
+ * targets from this table (pvfuzz-list --protocols).
+ */
+static const struct {
+	const char *name;
+	const char *target;
+} protocols[PV_NR_PROTOCOLS] = {
+	[PV_PVCLOCK] = { "pvclock", "pvclock" },
+	[PV_HV_TSCPAGE] = { "hv_tscpage", "hv_tscpage" },
+	[PV_CLOCK_MATH] = { "clock_math", "clock_math" },
+	[PV_TLB] = { "tlb", "tlb_flush" },
+	[PV_KVM_TSC] = { "kvm_tsc", "kvm_tsc" },
+	[PV_NESTED] = { "nested", "nested" },
+	[PV_PERF_TIME] = { "perf_time", "perf_time" },
+};
+
 const char *pv_protocol_name(enum pv_protocol p)
 {
-	static const char *const n[] = { "pvclock", "hv_tscpage", "clock_math", "tlb" };
-	return p < PV_NR_PROTOCOLS ? n[p] : "?";
+	return p < PV_NR_PROTOCOLS && protocols[p].name ? protocols[p].name : "?";
+}
+
+const char *pv_protocol_target(enum pv_protocol p)
+{
+	return p < PV_NR_PROTOCOLS && protocols[p].target ? protocols[p].target : "?";
+}
+
+bool pv_protocol_by_name(const char *name, enum pv_protocol *p)
+{
+	for (int i = 0; i < PV_NR_PROTOCOLS; i++)
+		if (protocols[i].name && !strcmp(protocols[i].name, name)) {
+			*p = (enum pv_protocol)i;
+			return true;
+		}
+	return false;
 }
 
 const char *pv_role_name(enum pv_role r)
 {
-	static const char *const n[] = { "reader", "writer", "flush", "free", "walker" };
+	static const char *const n[] = { "reader", "writer", "flush", "free", "walker", "host",
+					 "mutator" };
 	return r < PV_NR_ROLES ? n[r] : "?";
+}
+
+/* Is `name` one of the comma-separated names in `list`? */
+static bool in_list(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = list; p && *p;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		if (len == n && !strncmp(p, name, n))
+			return true;
+		p = comma ? comma + 1 : NULL;
+	}
+	return false;
+}
+
+bool pv_variant_safe_with(const struct pv_variant *v, const struct pv_variant *other)
+{
+	return v->safe_with && other && in_list(v->safe_with, other->name);
 }
 
 /* ---------------------------------------------------------- selection -- */
@@ -103,9 +155,22 @@ bool pv_select(enum pv_protocol p, const char *spec, struct pv_selection *sel, c
 		sel->from_input = true;
 		spec = NULL;
 	}
+	if (spec && strlen(spec) >= 512) {
+		snprintf(err, errlen, "variant list too long (%zu characters)", strlen(spec));
+		return false;
+	}
 	char buf[512];
 	snprintf(buf, sizeof(buf), "%s", spec ? spec : "");
-	for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+	/* "" is the protocol's defaults; "a,,b" or a stray comma is a typo */
+	size_t len = strlen(buf);
+	if (len && (buf[0] == ',' || buf[len - 1] == ',' || strstr(buf, ",,"))) {
+		snprintf(err, errlen, "empty variant name in '%s' (names are comma-separated)", spec);
+		return false;
+	}
+	for (char *tok = buf, *next; *buf && tok; tok = next) {
+		next = strchr(tok, ',');
+		if (next)
+			*next++ = 0;
 		const struct pv_variant *v = pv_variant_find(tok);
 		if (!v) {
 			snprintf(err, errlen, "unknown variant '%s' (see: ./pvfuzz list)", tok);
@@ -116,7 +181,7 @@ bool pv_select(enum pv_protocol p, const char *spec, struct pv_selection *sel, c
 				 pv_protocol_name(v->protocol), pv_protocol_name(p));
 			return false;
 		}
-		if (named[v->role]) {
+		if (named[v->role] && sel->role[v->role] != v) {
 			snprintf(err, errlen, "two %s variants named ('%s' and '%s')", pv_role_name(v->role),
 				 sel->role[v->role]->name, tok);
 			return false;
@@ -124,19 +189,98 @@ bool pv_select(enum pv_protocol p, const char *spec, struct pv_selection *sel, c
 		sel->role[v->role] = v;
 		named[v->role] = true;
 	}
+	/* partners of the named variants only, whatever their role order */
+	const struct pv_variant *partner[PV_NR_ROLES] = { NULL };
 	for (int r = 0; r < PV_NR_ROLES; r++) {
-		const struct pv_variant *v = sel->role[r];
-		if (!v || !v->partner)
-			continue;
-		const struct pv_variant *pa = pv_variant_find(v->partner);
-		if (pa && !named[pa->role])
-			sel->role[pa->role] = pa;
+		const struct pv_variant *v = named[r] ? sel->role[r] : NULL;
+		const struct pv_variant *pa = v && v->partner ? pv_variant_find(v->partner) : NULL;
+		if (pa && !named[pa->role] && !partner[pa->role])
+			partner[pa->role] = pa;
 	}
-	for (int r = 0; r < PV_NR_ROLES; r++)
+	for (int r = 0; r < PV_NR_ROLES; r++) {
+		if (partner[r])
+			sel->role[r] = partner[r];
 		if (!sel->role[r])
 			sel->role[r] = pv_variant_mainline(p, (enum pv_role)r);
+	}
 	make_label(sel);
 	return true;
+}
+
+static bool is_buggy(const struct pv_variant *v)
+{
+	return v && v->expect && strcmp(v->expect, "safe");
+}
+
+/* Appends the alternatives of `expect` not yet in buf ("a|b"). */
+static void add_alternatives(char *buf, size_t len, const char *expect)
+{
+	for (const char *p = expect; p && *p;) {
+		const char *bar = strchr(p, '|');
+		size_t n = bar ? (size_t)(bar - p) : strlen(p);
+		char one[64];
+		snprintf(one, sizeof(one), "%.*s", (int)n, p);
+		bool have = false;
+		for (const char *q = buf; *q;) {
+			const char *b2 = strchr(q, '|');
+			size_t m = b2 ? (size_t)(b2 - q) : strlen(q);
+			if (m == strlen(one) && !strncmp(q, one, m))
+				have = true;
+			q = b2 ? b2 + 1 : q + m;
+		}
+		size_t used = strlen(buf);
+		if (!have && used + strlen(one) + 2 < len)
+			snprintf(buf + used, len - used, "%s%s", used ? "|" : "", one);
+		p = bar ? bar + 1 : NULL;
+	}
+}
+
+void pv_selection_expect(const struct pv_selection *sel, char *buf, size_t len)
+{
+	buf[0] = 0;
+	for (int r = 0; r < PV_NR_ROLES; r++) {
+		const struct pv_variant *v = sel->role[r];
+		if (!is_buggy(v))
+			continue;
+		bool safe_here = false;
+		for (int o = 0; o < PV_NR_ROLES; o++)
+			safe_here |= o != r && pv_variant_safe_with(v, sel->role[o]);
+		if (!safe_here)
+			add_alternatives(buf, len, v->expect);
+	}
+	if (!buf[0])
+		snprintf(buf, len, "safe");
+}
+
+static void spec_of(const struct pv_variant *const role[PV_NR_ROLES], char *spec, size_t len)
+{
+	size_t n = 0;
+	spec[0] = 0;
+	for (int r = 0; r < PV_NR_ROLES; r++)
+		if (role[r] && n < len)
+			n += (size_t)snprintf(spec + n, len - n, "%s%s", n ? "," : "", role[r]->name);
+}
+
+void pv_selection_spec(const struct pv_selection *sel, char *spec, size_t len)
+{
+	spec_of(sel->role, spec, len);
+}
+
+const struct pv_variant *pv_variant_fixed(const struct pv_variant *v)
+{
+	const struct pv_variant *f = v->fixed ? pv_variant_find(v->fixed) : NULL;
+	return f ? f : pv_variant_mainline(v->protocol, v->role);
+}
+
+void pv_selection_counterpart(const struct pv_selection *sel, char *spec, size_t len)
+{
+	const struct pv_variant *role[PV_NR_ROLES];
+	for (int r = 0; r < PV_NR_ROLES; r++) {
+		role[r] = sel->role[r];
+		if (is_buggy(role[r]))
+			role[r] = pv_variant_fixed(role[r]);
+	}
+	spec_of(role, spec, len);
 }
 
 void pv_select_from_input(enum pv_protocol p, struct pv_selection *sel, struct fdp *in)

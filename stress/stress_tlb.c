@@ -314,7 +314,12 @@ static u64 tlb_vm_exit(enum pv_exit_reason r, u64 a0, u64 a1)
 	if (r != PV_EXIT_HYPERCALL || !flush_ops->host_hypercall)
 		return (u64)-38;
 	atomic_fetch_add_explicit(&n_hypercalls, 1, memory_order_relaxed);
-	u64 mask = a1 & ((1ULL << nr_vcpus) - 1);
+	/*
+	 * The targets are in the hypercall input (a mask, or Hyper-V's input
+	 * page): lock every other vCPU's hardware (never our own: a park
+	 * signal taken meanwhile locks it).
+	 */
+	u64 mask = ((1ULL << nr_vcpus) - 1) & ~(1ULL << smp_processor_id());
 	lock_mask(mask, true);
 	u64 ret = flush_ops->host_hypercall(&mm, smp_processor_id(), a0, a1);
 	lock_mask(mask, false);
@@ -749,6 +754,8 @@ static bool tlb_start(struct stress_opts *o)
 	mm.flush = flush_ops;
 	mm.free = frv->ops;
 	mm.walker = walker = wv->ops;
+	mm_guest_init(&mm); /* the KVM PV backend allocates its per-CPU masks */
+	flush_ops = mm.flush;
 
 	native_ipi_init(nr_vcpus);
 	native_set_irq_hooks(&irq_hooks);

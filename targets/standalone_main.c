@@ -4,9 +4,16 @@
  * (works with gcc).  Replays files, prints a readable trace, checks
  * determinism, and never aborts the harness on a bad file.
  *
- *   <target> [--trace] [--check-determinism N] [--expect ORACLE|none] FILE...
+ *   <target> [--trace] [--check-determinism N] [--expect ORACLE|none]
+ *            [--trace-json OUT] FILE...
+ *
+ * --trace-json OUT writes the whole run as JSON for tools (tools/triage.py):
+ * every trace record (step, fiber, vCPU, op, site, expression, value, the
+ * memory location it touched), and the finding with its violating access
+ * and the stores it raced.  One FILE only; OUT is written atomically.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +26,64 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 static int usage(const char *argv0)
 {
-	fprintf(stderr, "usage: %s [--trace] [--check-determinism N] [--expect ORACLE|none] FILE...\n",
-		argv0);
+	fprintf(stderr, "usage: %s [--trace] [--check-determinism N] [--expect ORACLE|none] "
+		"[--trace-json OUT] FILE...\n", argv0);
 	return 2;
+}
+
+#define TRACE_JSON_RECORDS (1u << 17) /* more than the longest run makes */
+
+static const char *base_name(const char *p)
+{
+	const char *b = strrchr(p, '/');
+	return b ? b + 1 : p;
+}
+
+/* The run just replayed, as one JSON object, written to OUT.tmp then renamed. */
+static int write_trace_json(const char *out_path, const char *argv0, const char *input, size_t size)
+{
+	char tmp[4096];
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", out_path) >= (int)sizeof(tmp)) {
+		fprintf(stderr, "pvfuzz: --trace-json: path too long\n");
+		return 2;
+	}
+	FILE *o = fopen(tmp, "w");
+	if (!o) {
+		fprintf(stderr, "pvfuzz: --trace-json: cannot write '%s': %s\n", tmp, strerror(errno));
+		return 2;
+	}
+	const struct pv_finding *f = &pv_last_finding;
+	fputs("{\"format\": \"pvfuzz-trace-1\", \"target\": ", o);
+	sim_json_str(o, base_name(argv0));
+	fputs(", \"input\": ", o);
+	sim_json_str(o, input);
+	fprintf(o, ", \"input_size\": %zu, \"variant\": ", size);
+	sim_json_str(o, sim_variant());
+	fprintf(o, ", \"trace_hash\": \"%016" PRIx64 "\", \"outcome\": ", (uint64_t)sim_trace_hash());
+	sim_json_str(o, f->hit ? f->oracle : "none");
+	fputs(",\n\"finding\": ", o);
+	if (f->hit) {
+		fputs("{\"oracle\": ", o);
+		sim_json_str(o, f->oracle);
+		fputs(", \"detail\": ", o);
+		sim_json_str(o, f->detail);
+		fprintf(o, ", \"step\": %" PRIu64 ", \"trace_hash\": \"%016" PRIx64 "\", \"violation\": ",
+			(uint64_t)f->step, (uint64_t)f->trace_hash);
+		sim_trace_write_site_json(o, f->violation_seq);
+		fputs("}", o);
+	} else {
+		fputs("null", o);
+	}
+	fputs(",\n", o);
+	sim_trace_write_json(o);
+	fputs("}\n", o);
+	bool bad = ferror(o);
+	if (fclose(o) || bad || rename(tmp, out_path)) {
+		fprintf(stderr, "pvfuzz: --trace-json: cannot write '%s': %s\n", out_path, strerror(errno));
+		remove(tmp);
+		return 2;
+	}
+	return 0;
 }
 
 /* "a|b|c": the outcome may be any of the alternatives */
@@ -79,7 +141,7 @@ static u8 *read_file(const char *path, size_t *size)
 int main(int argc, char **argv)
 {
 	int check = 0, trace = 0;
-	const char *expect = NULL;
+	const char *expect = NULL, *trace_json = NULL;
 	int first = 1;
 	for (; first < argc && argv[first][0] == '-' && argv[first][1] == '-'; first++) {
 		if (!strcmp(argv[first], "--trace")) {
@@ -95,33 +157,51 @@ int main(int argc, char **argv)
 			check = (int)v;
 		} else if (!strcmp(argv[first], "--expect") && first + 1 < argc) {
 			expect = argv[++first];
-		} else if (!strcmp(argv[first], "--check-determinism") || !strcmp(argv[first], "--expect")) {
+		} else if (!strcmp(argv[first], "--trace-json") && first + 1 < argc) {
+			trace_json = argv[++first];
+		} else if (!strcmp(argv[first], "--check-determinism") || !strcmp(argv[first], "--expect") ||
+			   !strcmp(argv[first], "--trace-json")) {
 			fprintf(stderr, "pvfuzz: %s needs an argument\n", argv[first]);
 			return 2;
 		} else {
 			/* one line: the error and the usage together */
 			fprintf(stderr, "pvfuzz: unknown option '%s'; usage: %s [--trace] [--check-determinism N] "
-				"[--expect ORACLE|none] FILE...\n", argv[first], argv[0]);
+				"[--expect ORACLE|none] [--trace-json OUT] FILE...\n", argv[first], argv[0]);
 			return 2;
 		}
 	}
 	if (first >= argc)
 		return usage(argv[0]);
+	if (trace_json && argc - first != 1) {
+		fprintf(stderr, "pvfuzz: --trace-json takes exactly one FILE, got %d\n", argc - first);
+		return 2;
+	}
 	LLVMFuzzerInitialize(&argc, &argv);
-	if (check || expect)
+	if (check || expect || trace_json)
 		sim_fail_mode = SIM_FAIL_RECORD;
+	if (trace_json)
+		sim_trace_log_enable(TRACE_JSON_RECORDS);
 	int rc = 0;
 	for (int i = first; i < argc; i++) {
 		size_t size;
 		u8 *data = read_file(argv[i], &size);
 		if (!data)
 			return 2;
+		if (trace)
+			sim_trace_print_header(stdout);
 		sim_trace_live = trace;
 		pv_finding_reset();
 		LLVMFuzzerTestOneInput(data, size);
 		sim_trace_live = 0;
 		u64 h0 = sim_trace_hash();
 		struct pv_finding f0 = pv_last_finding;
+		if (trace_json) {
+			int wrc = write_trace_json(trace_json, argv[0], argv[i], size);
+			if (wrc) {
+				free(data);
+				return wrc;
+			}
+		}
 		pv_report_quiet = true;
 		for (int k = 1; k < check; k++) {
 			pv_finding_reset();
@@ -134,6 +214,9 @@ int main(int argc, char **argv)
 				rc = 1;
 				break;
 			}
+			if (k == check - 1)
+				printf("%s: deterministic: %d replays, identical trace-hash %016llx and outcome\n",
+				       argv[i], check, (unsigned long long)h0);
 		}
 		pv_report_quiet = false;
 		printf("%s: trace-hash %016llx outcome %s\n", argv[i], (unsigned long long)h0,

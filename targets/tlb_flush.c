@@ -26,6 +26,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fdp_init(&in, data, size);
 	if (s.from_input)
 		pv_select_from_input(PV_TLB, &s, &in);
-	tlb_scenario_run(s.role[PV_FLUSH]->ops, s.role[PV_FREE]->ops, s.role[PV_WALKER]->ops, s.label, &in);
+	const struct tlb_roles roles = {
+		s.role[PV_FLUSH]->ops, s.role[PV_FREE]->ops, s.role[PV_WALKER]->ops, s.role[PV_MUTATOR]->ops,
+	};
+	tlb_scenario_run(&roles, s.label, &in);
 	return 0;
 }

@@ -12,8 +12,8 @@
 # options: --lf-dir DIR (build/lf)  --std-dir DIR (build/std)
 #          --seeds "1 2 3 4 5"      --runs N (per seed, 3000000)
 #          --min-runs N (-minimize_crash runs, 20000)
-# The registry comes from `pvfuzz-list --json` in the std build
-# ($PVFUZZ_LIST overrides the path).
+# Expectations (of the selection PVFUZZ_VARIANT=<variant>) come from
+# `pvfuzz-list --select` in the std build ($PVFUZZ_LIST overrides the path).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 lf_dir=$root/build/lf std_dir=$root/build/std seeds="1 2 3 4 5" runs=3000000 min_runs=20000
@@ -42,22 +42,14 @@ if [ -z "$lister" ]; then
 	lister=$(find "$std_dir" -name pvfuzz-list -type f -perm -u+x 2>/dev/null | head -1)
 fi
 [ -n "$lister" ] && [ -x "$lister" ] || die "pvfuzz-list not found in $std_dir (build it, or set PVFUZZ_LIST)"
-reg=$("$lister" --json)
-expect_of() { python3 -c 'import json,sys; r={v["name"]:v for v in json.loads(sys.argv[1])}; v=r.get(sys.argv[2]); print(v["expect"] if v else "")' "$reg" "$1"; }
+# expectations and the target's protocol come from the C registry
+expect_of() { "$lister" --select "$1" | cut -f4; }
+proto=$("$lister" --protocols | awk -F'\t' -v t="$target" '$2 == t { print $1 }')
+[ -n "$proto" ] || die "no protocol runs target '$target' (pvfuzz-list --protocols)"
 
 variants=("${args[@]:1}")
 if [ "${variants[0]}" = --all ]; then
-	# the protocol this target serves: its refusal of a foreign variant names it
-	tmpf=$(mktemp); proto=""
-	for n in $(python3 -c 'import json,sys; [print(v["name"]) for v in json.loads(sys.argv[1])]' "$reg"); do
-		if PVFUZZ_VARIANT=$n "$std" --check-determinism 1 "$tmpf" >/dev/null 2>&1; then
-			proto=$(python3 -c 'import json,sys; print({v["name"]:v for v in json.loads(sys.argv[1])}[sys.argv[2]]["protocol"])' "$reg" "$n")
-			break
-		fi
-	done
-	rm -f "$tmpf"
-	[ -n "$proto" ] || die "cannot tell which protocol $target serves"
-	mapfile -t variants < <(python3 -c 'import json,sys; [print(v["name"]) for v in json.loads(sys.argv[1]) if v["protocol"]==sys.argv[2] and v["expect"]!="safe"]' "$reg" "$proto")
+	mapfile -t variants < <("$lister" --runs "$proto" | cut -f1 | grep -v '^mainline$')
 fi
 
 out_dir=$root/corpora/regress/$target
@@ -65,7 +57,7 @@ mkdir -p "$out_dir"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}:dedup_token_length=3
 rc_all=0
 for v in "${variants[@]}"; do
-	exp=$(expect_of "$v")
+	exp=$(expect_of "$v") || die "unknown variant '$v'"
 	[ -n "$exp" ] || die "unknown variant '$v'"
 	[ "$exp" != safe ] || die "variant '$v' is safe: nothing to reproduce"
 	work=$(mktemp -d)

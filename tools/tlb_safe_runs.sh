@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Every combination expected safe, N libFuzzer runs each from an empty corpus.
+# Every combination the registry expects safe (pvfuzz-list --combos tlb), N
+# libFuzzer runs each from an empty corpus.
 #   tools/tlb_safe_runs.sh BUILD_LF_DIR OUTDIR [RUNS]
 # Prints: combination outcome(clean|oracle) runs seconds exec/s
 set -u
 lf=$1/tlb_flush; out=$2; runs=${3:-200000}
-combos=("" free_immediate free_semi_rcu free_sync_rcu_2026 hyperv_hypercall,free_rcu xen_mmuext,free_rcu
-  kvm_pv_preempted,free_rcu pte_offset_map_rcu,free_rcu)
+# the safe combinations come from the registry (one rule, in C)
+lister=${PVFUZZ_LIST:-$(dirname "$0")/../build/std/pvfuzz-list}
+mapfile -t combos < <("$lister" --combos tlb | awk -F'\t' '$3 == "safe" { print $1 }')
 mkdir -p "$out"
 for c in "${combos[@]}"; do
   d=$out/${c:-mainline}; rm -rf "$d"; mkdir -p "$d/corpus"

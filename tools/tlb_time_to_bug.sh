@@ -9,7 +9,7 @@ if [ ${#variants[@]} -eq 0 ]; then
   variants=(hyperv_hypercall xen_mmuext kvm_pv_preempted native_lazy_skip_2018
     native_flush_range_no_freed_tables free_batch_fail_no_invalidate free_rcu_table_no_invalidate_2018
     free_pages_before_flush_2018 free_collapse_no_sync_2022 gup_fast_no_pmd_recheck gup_fast_get_page
-    gup_fast_folded_offset pte_offset_map_rcu)
+    gup_fast_folded_offset pte_offset_map_rcu tlb_finish_mmu_no_nested_2017 kvm_pv_mask_unchecked_2020)
 fi
 mkdir -p "$out"
 for v in "${variants[@]}"; do

@@ -42,6 +42,12 @@ static inline u64 mul_u64_u32_div(u64 a, u32 mul, u32 divisor)
 	return (u64)(((u128)a * mul) / divisor);
 }
 
+/* include/linux/math64.h: (a * mul) >> shift without losing the high bits */
+static inline u64 mul_u64_u32_shr(u64 a, u32 mul, unsigned int shift)
+{
+	return (u64)(((u128)a * mul) >> shift);
+}
+
 /* arch/x86/kvm/x86.c: div_frac and kvm_get_time_scale */
 static inline u32 div_frac(u32 dividend, u32 divisor)
 {
@@ -163,6 +169,18 @@ static inline bool ref_pvclock_negative(u64 T, u64 tsc)
 static inline u64 ref_hv_time(u64 tsc, u64 scale, s64 offset)
 {
 	return (u64)(((u128)tsc * scale) >> 64) + (u64)offset;
+}
+
+/*
+ * perf_event_mmap_page: base + cyc * mult >> shift (mod 2^64), after the
+ * cap_user_time_short fold when short; a shift of 128 or more leaves nothing.
+ */
+static inline u64 ref_perf_time(u64 base, u64 cyc, u32 mult, u16 shift, bool short_, u64 cycles,
+				u64 mask)
+{
+	if (short_)
+		cyc = cycles + ((cyc - cycles) & mask);
+	return base + (shift >= 128 ? 0 : (u64)(((u128)cyc * mult) >> shift));
 }
 
 #endif

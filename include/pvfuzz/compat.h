@@ -11,6 +11,10 @@
  *                    fiber simulator (src/sim).  TSCs are virtual per vCPU.
  *   -DPVFUZZ_NATIVE  real C11 atomics/fences, real RDTSC/RDTSCP, real threads
  *                    (stress/), signals or mailboxes for IPIs.
+ *   -DPVFUZZ_GUEST   freestanding guest code inside the /dev/kvm VMM (kvm/):
+ *                    real memory, real barriers, real RDTSC, real MSR and
+ *                    hypercall instructions; no libc, no threads (one task
+ *                    per vCPU, interrupts off), reports by port I/O.
  *
  * Rules for protocol code:
  *   - every access to memory another CPU (or the hypervisor) can touch goes
@@ -28,8 +32,8 @@
 
 #include "pvfuzz/types.h"
 
-#if defined(PVFUZZ_SIM) == defined(PVFUZZ_NATIVE)
-#error "compile protocol code with exactly one of -DPVFUZZ_SIM or -DPVFUZZ_NATIVE"
+#if defined(PVFUZZ_SIM) + defined(PVFUZZ_NATIVE) + defined(PVFUZZ_GUEST) != 1
+#error "compile protocol code with exactly one of -DPVFUZZ_SIM, -DPVFUZZ_NATIVE or -DPVFUZZ_GUEST"
 #endif
 
 /* Where an access comes from: file, line and the accessed expression. */
@@ -108,8 +112,11 @@ enum pvsim_rmw { PVSIM_XCHG, PVSIM_CMPXCHG, PVSIM_ADD, PVSIM_OR, PVSIM_AND };
 /* Returns the old value; every RMW is a locked op (full barrier). */
 u64 pvsim_rmw(struct pv_site *s, volatile void *p, unsigned size, enum pvsim_rmw op, u64 a, u64 b);
 
-#define READ_ONCE(x) ((__typeof__(x))pvsim_load(PV_SITE(#x), &(x), sizeof(x)))
-#define WRITE_ONCE(x, v) pvsim_store(PV_SITE(#x), &(x), sizeof(x), (u64)(v))
+/* an access traced under a site the caller names (helpers below name the caller's argument) */
+#define __pv_load_at(site, x) ((__typeof__(x))pvsim_load((site), &(x), sizeof(x)))
+#define __pv_store_at(site, x, v) pvsim_store((site), &(x), sizeof(x), (u64)(v))
+#define READ_ONCE(x) __pv_load_at(PV_SITE(#x), x)
+#define WRITE_ONCE(x, v) __pv_store_at(PV_SITE(#x), x, v)
 
 #define barrier() pvsim_fence(PV_SITE("barrier"), PV_BARRIER)
 #define smp_rmb() pvsim_fence(PV_SITE("smp_rmb"), PV_SMP_RMB)
@@ -135,6 +142,18 @@ u64 pvsim_rmw(struct pv_site *s, volatile void *p, unsigned size, enum pvsim_rmw
 /* a voluntary preemption point: a scheduling point that gives way (PCT demotion) */
 #define cond_resched() pvsim_cpu_relax(PV_SITE("cond_resched"))
 
+/*
+ * VM exits and IPIs are traced at the caller's line: the site is built
+ * where the macro is used, not inside the simulator.
+ */
+u64 pvsim_vm_exit(struct pv_site *s, enum pv_exit_reason reason, u64 a0, u64 a1);
+#define pv_vm_exit(r, a0, a1) pvsim_vm_exit(PV_SITE("vm-exit " #r), (r), (a0), (a1))
+void pvsim_call_function_many(struct pv_site *send, struct pv_site *wait_ack, pv_cpumask_t mask,
+			      smp_call_func_t func, void *info, bool wait);
+#define smp_call_function_many(mask, func, info, wait)                          \
+	pvsim_call_function_many(PV_SITE("ipi-send"), PV_SITE("ipi-wait-ack"), \
+				 (mask), (func), (info), (wait))
+
 /* A plain bulk copy (memcpy / kvm_write_guest): chunk order is unspecified. */
 #define pv_memcpy(dst, src, n) pvsim_memcpy(PV_SITE("memcpy " #dst), (dst), (src), (n))
 
@@ -146,7 +165,7 @@ u64 pvsim_rmw(struct pv_site *s, volatile void *p, unsigned size, enum pvsim_rmw
 #define pv_fetch_or(p, v) __pv_rmw(p, PVSIM_OR, v, 0)
 #define pv_fetch_and(p, v) __pv_rmw(p, PVSIM_AND, v, 0)
 
-#else
+#elif defined(PVFUZZ_NATIVE)
 /* --------------------------------------------------------------- native -- */
 #include <x86intrin.h>
 
@@ -162,17 +181,13 @@ void pv_native_preempt(int delta);
 /* Relaxed atomics: the intentional races of these protocols, visible to TSan. */
 #define READ_ONCE(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define WRITE_ONCE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+#define __pv_load_at(site, x) READ_ONCE(x)
+#define __pv_store_at(site, x, v) WRITE_ONCE(x, v)
 
 #define barrier() __asm__ __volatile__("" ::: "memory")
 #define smp_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
 #define smp_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
 #define smp_mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
-#define virt_rmb() smp_rmb()
-#define virt_wmb() smp_wmb()
-#define virt_mb() smp_mb()
-#define rmb() __asm__ __volatile__("lfence" ::: "memory")
-#define wmb() __asm__ __volatile__("sfence" ::: "memory")
-#define mb() __asm__ __volatile__("mfence" ::: "memory")
 
 static __always_inline u64 pv_native_rdtsc(bool ordered)
 {
@@ -215,6 +230,93 @@ static inline void pv_native_memcpy(volatile void *dst, const void *src, size_t 
 }
 #define pv_memcpy(dst, src, n) pv_native_memcpy((dst), (src), (n))
 
+#else
+/* ---------------------------------------------------------------- guest -- */
+/*
+ * The guest world (kvm/guest/): the code runs in 64-bit ring 0 of a real
+ * KVM vCPU and reads what the real host writes, so every primitive is the
+ * instruction the kernel itself uses on x86-64.  One task per vCPU and
+ * interrupts stay off, so preemption points are empty.
+ */
+
+/* The kernel's own definitions: a volatile access of the natural width. */
+#define READ_ONCE(x) (*(const volatile __typeof__(x) *)&(x))
+#define WRITE_ONCE(x, v) (*(volatile __typeof__(x) *)&(x) = (v))
+/* no trace in the guest: the access site is dropped, as natively */
+#define __pv_load_at(site, x) READ_ONCE(x)
+#define __pv_store_at(site, x, v) WRITE_ONCE(x, v)
+
+#define barrier() __asm__ __volatile__("" ::: "memory")
+/* x86 TSO: load->load and store->store order come for free */
+#define smp_rmb() barrier()
+#define smp_wmb() barrier()
+#define smp_mb() __asm__ __volatile__("mfence" ::: "memory")
+
+static __always_inline u64 pv_guest_rdtsc(bool ordered)
+{
+	u32 lo, hi;
+
+	/* rdtsc_ordered(): LFENCE keeps RDTSC after every earlier load */
+	if (ordered)
+		__asm__ __volatile__("lfence; rdtsc" : "=a"(lo), "=d"(hi) :: "memory");
+	else
+		__asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((u64)hi << 32) | lo;
+}
+#define rdtsc() pv_guest_rdtsc(false)
+#define rdtsc_ordered() pv_guest_rdtsc(true)
+
+/* The per-CPU area's first word is the CPU number (%gs, as the kernel's). */
+static __always_inline int pv_guest_cpu(void)
+{
+	int cpu;
+	__asm__ __volatile__("movl %%gs:0, %0" : "=r"(cpu));
+	return cpu;
+}
+#define smp_processor_id() pv_guest_cpu()
+
+static __always_inline unsigned long pv_guest_irq_save(void)
+{
+	unsigned long flags;
+	__asm__ __volatile__("pushfq; popq %0; cli" : "=r"(flags) :: "memory");
+	return flags;
+}
+static __always_inline void pv_guest_irq_restore(unsigned long flags)
+{
+	__asm__ __volatile__("pushq %0; popfq" :: "r"(flags) : "memory", "cc");
+}
+#define local_irq_save(flags) ((flags) = pv_guest_irq_save())
+#define local_irq_restore(flags) pv_guest_irq_restore(flags)
+/* nothing else runs on a guest vCPU: preemption points are compiler barriers */
+#define preempt_disable() barrier()
+#define preempt_enable() barrier()
+#define cpu_relax() __asm__ __volatile__("pause" ::: "memory")
+#define cond_resched() barrier()
+
+static inline void pv_guest_memcpy(volatile void *dst, const void *src, size_t n)
+{
+	volatile u8 *d = dst;
+	const u8 *s = src;
+	for (size_t i = 0; i < n; i++)
+		d[i] = s[i];
+}
+#define pv_memcpy(dst, src, n) pv_guest_memcpy((dst), (src), (n))
+
+/* the guest's kvmclock driver (src/clock/pvclock_guest.c) clears GUEST_STOPPED with it */
+#define pv_fetch_and(p, v) __atomic_fetch_and((p), (v), __ATOMIC_SEQ_CST)
+
+
+#endif /* PVFUZZ_GUEST */
+
+#ifndef PVFUZZ_SIM
+/* native and guest: the virt_ barriers are the smp_ ones, and the mandatory ones are x86's */
+#define virt_rmb() smp_rmb()
+#define virt_wmb() smp_wmb()
+#define virt_mb() smp_mb()
+#define rmb() __asm__ __volatile__("lfence" ::: "memory")
+#define wmb() __asm__ __volatile__("sfence" ::: "memory")
+#define mb() __asm__ __volatile__("mfence" ::: "memory")
+/* real locked instructions, as the kernel's xchg/cmpxchg/xadd */
 #define xchg(p, v) __atomic_exchange_n((p), (v), __ATOMIC_SEQ_CST)
 #define cmpxchg(p, o, n)                                                      \
 	({                                                                    \
@@ -226,8 +328,7 @@ static inline void pv_native_memcpy(volatile void *dst, const void *src, size_t 
 #define pv_fetch_add(p, v) __atomic_fetch_add((p), (v), __ATOMIC_SEQ_CST)
 #define pv_fetch_or(p, v) __atomic_fetch_or((p), (v), __ATOMIC_SEQ_CST)
 #define pv_fetch_and(p, v) __atomic_fetch_and((p), (v), __ATOMIC_SEQ_CST)
-
-#endif /* PVFUZZ_NATIVE */
+#endif
 
 /* ------------------------------------------------ shared, built on top -- */
 
@@ -257,45 +358,66 @@ typedef struct { int counter; } atomic_t;
  * the lock that serialises writers), lockless readers that retry.  The
  * writer's own read of the count goes through READ_ONCE so it forwards from
  * its store buffer in the TSO model.
+ *
+ * These helpers (and atomic_inc_not_zero) are macros, not inline functions,
+ * so each access they make is traced at the caller's line with the caller's
+ * argument: a site inside this header would lump every caller together.
+ * The seqcount ones evaluate their argument once.  Like every site macro, an invocation
+ * stays on one line: for a macro spanning lines gcc's __LINE__ is the line
+ * of its name and clang's the line of its closing parenthesis, and traces
+ * must not differ between compilers (tests/triage_tests.py site-lines checks).
  */
 typedef struct { unsigned sequence; } seqcount_t;
 
-static __always_inline unsigned read_seqcount_begin(const seqcount_t *s)
-{
-	unsigned seq;
-	while ((seq = READ_ONCE(s->sequence)) & 1)
-		cpu_relax();
-	smp_rmb();
-	return seq;
-}
+#define __seq_load(s, p) __pv_load_at(PV_SITE("(" #s ")->sequence"), (p)->sequence)
+#define __seq_store(s, p, v) __pv_store_at(PV_SITE("(" #s ")->sequence"), (p)->sequence, (v))
 
-static __always_inline bool read_seqcount_retry(const seqcount_t *s, unsigned start)
-{
-	smp_rmb();
-	return unlikely(READ_ONCE(s->sequence) != start);
-}
+#define read_seqcount_begin(s)                                                \
+	({                                                                    \
+		const seqcount_t *__rs = (s);                                 \
+		unsigned __seq;                                               \
+		while ((__seq = __seq_load(s, __rs)) & 1)                     \
+			cpu_relax();                                          \
+		smp_rmb();                                                    \
+		__seq;                                                        \
+	})
 
-static __always_inline void write_seqcount_begin(seqcount_t *s)
-{
-	WRITE_ONCE(s->sequence, READ_ONCE(s->sequence) + 1);
-	smp_wmb();
-}
+#define read_seqcount_retry(s, start)                                         \
+	({                                                                    \
+		const seqcount_t *__rs = (s);                                 \
+		unsigned __start = (start);                                   \
+		smp_rmb();                                                    \
+		unlikely(__seq_load(s, __rs) != __start);                     \
+	})
 
-static __always_inline void write_seqcount_end(seqcount_t *s)
-{
-	smp_wmb();
-	WRITE_ONCE(s->sequence, READ_ONCE(s->sequence) + 1);
-}
+#define write_seqcount_begin(s)                                               \
+	do {                                                                  \
+		seqcount_t *__ws = (s);                                       \
+		unsigned __seq = __seq_load(s, __ws);                         \
+		__seq_store(s, __ws, __seq + 1);                              \
+		smp_wmb();                                                    \
+	} while (0)
 
-/* refcount grab that fails on zero, as folio_try_get() / get_page_unless_zero() */
-static inline bool atomic_inc_not_zero(atomic_t *v)
-{
-	int c = atomic_read(v);
-	do {
-		if (c == 0)
-			return false;
-	} while (!try_cmpxchg(&v->counter, &c, c + 1));
-	return true;
-}
+#define write_seqcount_end(s)                                                 \
+	do {                                                                  \
+		seqcount_t *__ws = (s);                                       \
+		smp_wmb();                                                    \
+		unsigned __seq = __seq_load(s, __ws);                         \
+		__seq_store(s, __ws, __seq + 1);                              \
+	} while (0)
+
+/*
+ * refcount grab that fails on zero, as folio_try_get() / get_page_unless_zero().
+ * v is evaluated at each access so that the trace shows the caller's
+ * expression: pass a pointer expression without side effects.
+ */
+#define atomic_inc_not_zero(v)                                                \
+	({                                                                    \
+		int __c = atomic_read(v);                                     \
+		bool __ok = false;                                            \
+		while (__c != 0 && !(__ok = try_cmpxchg(&(v)->counter, &__c, __c + 1))) \
+			;                                                     \
+		__ok;                                                         \
+	})
 
 #endif /* PVFUZZ_COMPAT_H */

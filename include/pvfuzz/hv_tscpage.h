@@ -67,11 +67,8 @@ struct hv_reader_ops {
 	bool (*read)(const struct ms_hyperv_tsc_page *tsc_pg, u64 *cur_tsc, u64 *time);
 };
 
-/* hv_read_reference_counter() when the page is invalid: a VM exit. */
-static inline u64 hv_read_reference_counter(void)
-{
-	return rdmsrl(HV_X64_MSR_TIME_REF_COUNT);
-}
+/* hv_read_reference_counter() when the page is invalid: a VM exit (traced at the caller). */
+#define hv_read_reference_counter() rdmsrl(HV_X64_MSR_TIME_REF_COUNT)
 
 /* ------------------------------------------------------------- host --- */
 

@@ -240,4 +240,21 @@ static inline size_t kvm_host_op_decode(const u8 *p, size_t len, struct kvm_host
 	return i < len ? i : len;
 }
 
+/*
+ * The inverse of kvm_host_op_decode() for an op with kind < KVM_HOP_NR and
+ * delay < 16: writes its KVM_HOP_FIXED_BYTES + value bytes to p (room for
+ * 11) and returns how many (a random generator saves what it played).
+ */
+static inline size_t kvm_host_op_encode(const struct kvm_host_op *op, u8 *p)
+{
+	unsigned nv = kvm_host_op_value_bytes(op->kind);
+
+	p[0] = (u8)op->kind;
+	p[1] = op->arg;
+	p[2] = op->delay & 15;
+	for (unsigned b = 0; b < nv; b++)
+		p[KVM_HOP_FIXED_BYTES + b] = (u8)(op->value >> (8 * b));
+	return KVM_HOP_FIXED_BYTES + nv;
+}
+
 #endif

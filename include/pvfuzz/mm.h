@@ -140,6 +140,7 @@ typedef void (*rcu_cb_t)(struct mm_struct *mm, int arg);
 
 struct rcu_state {
 	u64 qs[MM_MAX_CPUS];
+	u8 idle[MM_MAX_CPUS];
 	struct {
 		rcu_cb_t fn;
 		int arg;
@@ -154,6 +155,8 @@ void rcu_read_unlock(struct mm_struct *mm);
 void rcu_quiescent_state(struct mm_struct *mm);
 void call_rcu(struct mm_struct *mm, rcu_cb_t fn, int arg);
 void synchronize_rcu(struct mm_struct *mm);
+/* this vCPU's tasks are done: it idles in an extended quiescent state */
+void rcu_idle_enter(struct mm_struct *mm);
 
 /* ---------------------------------------------------------- hooks -- */
 
@@ -179,6 +182,11 @@ struct mm_hooks {
 	void (*discard)(struct mm_struct *mm, int pfn);
 	/* __get_free_page(GFP_NOWAIT) for a table batch fails */
 	bool (*batch_alloc_fails)(struct mm_struct *mm);
+	/* need_resched() at a cond_resched() inside a long mm operation
+	 * (NULL: always; false: a scheduling point that does not give way) */
+	bool (*need_resched)(struct mm_struct *mm);
+	/* zalloc_cpumask_var_node() at boot fails (the backend's per-CPU mask) */
+	bool (*cpumask_alloc_fails)(struct mm_struct *mm, int cpu);
 	/* host side: is vCPU cpu running on a pCPU right now */
 	bool (*vcpu_running)(struct mm_struct *mm, int cpu);
 	void *ctx;
@@ -208,9 +216,31 @@ struct tlb_flush_ops {
 	u64 (*host_hypercall)(struct mm_struct *mm, int cpu, u64 nr, u64 arg);
 	void (*host_vcpu_put)(struct mm_struct *mm, int cpu);
 	void (*host_vcpu_entry)(struct mm_struct *mm, int cpu);
+	/*
+	 * Guest boot (kvm_guest_init + the arch_initcall that allocates the
+	 * backend's per-CPU state): returns what pv_ops.mmu.flush_tlb_multi
+	 * ends up as.  NULL: the backend itself, nothing to set up.
+	 */
+	const struct tlb_flush_ops *(*guest_init)(struct mm_struct *mm);
+};
+/* the native backend (arch/x86/mm/tlb.c), what pv_ops holds before a guest init */
+const struct tlb_flush_ops *native_tlb_flush_ops(void);
+/* KVM's host side of the steal-time preempted byte (flush_kvm_pv.c), for PV backends */
+void kvm_steal_time_set_preempted(struct mm_struct *mm, int cpu); /* at vcpu_put */
+void kvm_record_steal_time(struct mm_struct *mm, int cpu);        /* at entry: xchg, deferred flush */
+
+/*
+ * The mutator role: the mm-side operations a user's patch is most likely to
+ * touch (mm/mmu_gather.c tlb_finish_mmu, mm/madvise.c MADV_DONTNEED,
+ * mm/mprotect.c change_protection).  A NULL member is mainline's.
+ */
+struct mmu_gather;
+struct mutator_ops {
+	void (*tlb_finish_mmu)(struct mmu_gather *tlb);
+	void (*madvise_dontneed)(struct mm_struct *mm, int region);
+	void (*mprotect)(struct mm_struct *mm, int region, bool writable);
 };
 
-struct mmu_gather;
 struct tlb_free_ops {
 	void (*remove_table)(struct mmu_gather *tlb, int pfn); /* ___pte_free_tlb */
 	void (*table_flush)(struct mmu_gather *tlb);           /* tlb_table_flush */
@@ -245,6 +275,22 @@ struct mm_struct {
 	const struct tlb_flush_ops *flush;
 	const struct tlb_free_ops *free;
 	const struct walker_ops *walker;
+	const struct mutator_ops *mut;
+	/* mutators: mmap_lock (rwsem: >0 readers, -1 a writer), the split
+	 * page-table lock of each pte-table slot, mm->tlb_flush_pending */
+	atomic_t mmap_lock;
+	atomic_t ptl[PTRS_PER_TABLE];
+	atomic_t tlb_flush_pending;
+	/* Hyper-V: the per-CPU hypercall input page (hyperv_pcpu_input_arg) */
+	struct hv_tlb_flush {
+		u64 address_space;
+		u64 flags;
+		u64 processor_mask;
+		u64 gva_list[MM_NR_VPN];
+	} hv_input[MM_MAX_CPUS];
+	/* KVM PV: the per-CPU __pv_cpu_mask (NULL until allocated) and its memory */
+	pv_cpumask_t *pv_cpu_mask[MM_MAX_CPUS];
+	pv_cpumask_t pv_cpu_mask_mem[MM_MAX_CPUS];
 };
 
 struct mmu_table_batch {
@@ -257,6 +303,7 @@ struct mmu_gather {
 	int start, end;
 	bool freed_tables;
 	bool cleared_ptes;
+	bool fullmm;
 	bool have_batch;               /* tlb->batch != NULL */
 	struct mmu_table_batch batch;
 	int pages[MM_GATHER_PAGES];    /* data pages (and, without TABLE_FREE, tables) */
@@ -267,6 +314,8 @@ struct mmu_gather {
 
 /* pgtable.c */
 int mm_init(struct mm_struct *mm, int nr_cpus, const struct pt_alloc_ops *pt, const struct mm_hooks *hooks);
+/* guest boot: mm->flush becomes what its guest_init installs (after mm->flush is set) */
+void mm_guest_init(struct mm_struct *mm);
 static inline struct pt_page *pt_va(struct mm_struct *mm, int pfn) { return mm->pt->va(mm->pt->ctx, pfn); }
 static inline struct ptdesc *pt_desc(struct mm_struct *mm, int pfn) { return mm->pt->desc(mm->pt->ctx, pfn); }
 int pte_alloc_table(struct mm_struct *mm);                 /* pte_alloc_one */
@@ -288,13 +337,37 @@ void flush_tlb_range(struct mm_struct *mm, int start, int end);
 void flush_tlb_func(void *info);                            /* the IPI handler */
 void native_flush_tlb_multi(struct mm_struct *mm, pv_cpumask_t cpus, const struct flush_tlb_info *info);
 void mm_tlb_flush_cpu(struct mm_struct *mm, int cpu);       /* whole TLB + PSC of one vCPU (host or local) */
+/* INVLPG of the pages [start, end) on one vCPU (the PSC goes too) */
+void mm_tlb_flush_cpu_range(struct mm_struct *mm, int cpu, int start, int end);
 void enter_lazy_tlb(struct mm_struct *mm);
 void switch_mm_back(struct mm_struct *mm);                  /* user task returns: switch_mm_irqs_off */
 void tlb_remove_table_sync_one(struct mm_struct *mm);
 
 /* mmu_gather.c */
-void tlb_gather_mmu(struct mmu_gather *tlb, struct mm_struct *mm);
-void tlb_finish_mmu(struct mmu_gather *tlb);
+void tlb_gather_mmu(struct mmu_gather *tlb, struct mm_struct *mm);   /* inc_tlb_flush_pending */
+void tlb_finish_mmu(struct mmu_gather *tlb);                         /* mm->mut's, or mainline */
+void tlb_finish_mmu_mainline(struct mmu_gather *tlb);
+void tlb_flush_mmu(struct mmu_gather *tlb);                          /* flush, then free */
+void tlb_flush_pte_range(struct mmu_gather *tlb, int start, int end); /* a pte of [start,end) changed */
+void dec_tlb_flush_pending(struct mm_struct *mm);
+bool mm_tlb_flush_nested(struct mm_struct *mm);
+/* zap [region's ptes] under the PTL into tlb; returns how many were present */
+int zap_pte_range(struct mmu_gather *tlb, int region);
+void mmap_read_lock(struct mm_struct *mm);
+void mmap_read_unlock(struct mm_struct *mm);
+void mmap_write_lock(struct mm_struct *mm);
+void mmap_write_unlock(struct mm_struct *mm);
+void pte_lock(struct mm_struct *mm, int region);   /* pte_offset_map_lock's spin_lock */
+void pte_unlock(struct mm_struct *mm, int region);
+/* cond_resched() inside a long zap: a voluntary preemption point and, no
+ * spinlock held, an RCU quiescent state */
+void mm_cond_resched(struct mm_struct *mm);
+void madvise_dontneed(struct mm_struct *mm, int region);        /* MADV_DONTNEED (mmap_lock read) */
+void madvise_dontneed_mainline(struct mm_struct *mm, int region);
+void mprotect_region(struct mm_struct *mm, int region, bool writable); /* mprotect (mmap_lock write) */
+void mprotect_region_mainline(struct mm_struct *mm, int region, bool writable);
+/* munmap of nr regions from region (zap + free_pgtables, cond_resched between) */
+void munmap_regions(struct mm_struct *mm, int region, int nr);
 void tlb_table_invalidate(struct mmu_gather *tlb);
 void tlb_remove_table_rcu_cb(struct mm_struct *mm, int pfn);
 void unmap_region(struct mm_struct *mm, int region, bool free_tables); /* zap + free_pgtables */

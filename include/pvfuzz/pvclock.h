@@ -109,36 +109,47 @@ void kvm_register_clock(struct pvclock_guest *g);
 void kvmclock_disable(struct pvclock_guest *g);
 bool kvm_check_and_clear_guest_paused(struct pvclock_guest *g);
 
-/* The mainline kernel helpers (arch/x86/include/asm/pvclock.h), for reuse. */
-static __always_inline unsigned pvclock_read_begin(const struct pvclock_vcpu_time_info *src)
-{
-	unsigned version = READ_ONCE(src->version) & ~1;
-	/* Make sure that the version is read before the data. */
-	virt_rmb();
-	return version;
-}
+/*
+ * The mainline kernel helpers (arch/x86/include/asm/pvclock.h), for reuse.
+ * Macros rather than inline functions so that the trace names the line of
+ * the reader that calls them and the record it passed (compat.h); each
+ * evaluates its arguments once, tsc before any field is read.
+ */
+#define __pvti_load(src, p, field) __pv_load_at(PV_SITE("(" #src ")->" #field), (p)->field)
 
-static __always_inline bool pvclock_read_retry(const struct pvclock_vcpu_time_info *src,
-					       unsigned version)
-{
-	/* Make sure that the version is re-read after the data. */
-	virt_rmb();
-	return unlikely(version != READ_ONCE(src->version));
-}
+#define pvclock_read_begin(src)                                               \
+	({                                                                    \
+		const struct pvclock_vcpu_time_info *__pv = (src);            \
+		unsigned __version = __pvti_load(src, __pv, version) & ~1;    \
+		/* Make sure that the version is read before the data. */     \
+		virt_rmb();                                                   \
+		__version;                                                    \
+	})
+
+#define pvclock_read_retry(src, ver)                                          \
+	({                                                                    \
+		const struct pvclock_vcpu_time_info *__pv = (src);            \
+		unsigned __version = (ver);                                   \
+		/* Make sure that the version is re-read after the data. */   \
+		virt_rmb();                                                   \
+		unlikely(__version != __pvti_load(src, __pv, version));       \
+	})
 
 /*
  * The kernel reads these fields with plain loads inside the version window.
  * Each load is its own statement: argument evaluation order is unspecified
  * (gcc and clang differ), and the simulator's trace must not depend on it.
  */
-static __always_inline u64 __pvclock_read_cycles(const struct pvclock_vcpu_time_info *src, u64 tsc)
-{
-	u64 delta = tsc - READ_ONCE(src->tsc_timestamp);
-	u32 mul = READ_ONCE(src->tsc_to_system_mul);
-	s8 shift = READ_ONCE(src->tsc_shift);
-	u64 offset = pvclock_scale_delta(delta, mul, shift);
-	return READ_ONCE(src->system_time) + offset;
-}
+#define __pvclock_read_cycles(src, tsc)                                       \
+	({                                                                    \
+		u64 __tsc = (tsc);                                            \
+		const struct pvclock_vcpu_time_info *__pv = (src);            \
+		u64 __delta = __tsc - __pvti_load(src, __pv, tsc_timestamp);  \
+		u32 __mul = __pvti_load(src, __pv, tsc_to_system_mul);        \
+		s8 __shift = __pvti_load(src, __pv, tsc_shift);               \
+		u64 __offset = pvclock_scale_delta(__delta, __mul, __shift);  \
+		__pvti_load(src, __pv, system_time) + __offset;               \
+	})
 
 
 /* ------------------------------------------------------------- host --- */

@@ -14,6 +14,9 @@ enum pv_protocol {
 	PV_HV_TSCPAGE,   /* Hyper-V reference TSC page */
 	PV_CLOCK_MATH,   /* scaling arithmetic */
 	PV_TLB,          /* TLB flush and page-table freeing */
+	PV_KVM_TSC,      /* KVM TSC frequency changes, resync, CPU hotplug */
+	PV_NESTED,       /* nested reenlightenment: L0 Hyper-V, L1 KVM, L2 kvmclock */
+	PV_PERF_TIME,    /* perf_event mmap page: time and count fields */
 	PV_NR_PROTOCOLS
 };
 
@@ -23,6 +26,8 @@ enum pv_role {
 	PV_FLUSH,        /* TLB flush backend */
 	PV_FREE,         /* page-table free path */
 	PV_WALKER,       /* lockless page-table walker */
+	PV_HOST,         /* the hypervisor below the code under test (nested L0) */
+	PV_MUTATOR,      /* mm-side operations: tlb_finish_mmu, madvise, mprotect */
 	PV_NR_ROLES
 };
 
@@ -38,6 +43,20 @@ struct pv_variant {
 	const char *expect;   /* "safe", or the oracle that must fire */
 	const char *scenario; /* what exposes it */
 	const char *partner;  /* the counterpart it must run against (NULL: mainline) */
+	/*
+	 * Counterparts (comma-separated names, other roles) with which this
+	 * buggy variant is known to be safe: a selection holding one of them
+	 * expects nothing from this variant.  Every such pairing gets a clean
+	 * test, so a name here is a claim the suite proves.
+	 */
+	const char *safe_with;
+	/*
+	 * The correct variant this buggy one is a mutation of, when that is not
+	 * the role's mainline (a faulty vDSO reader comes from the vDSO reader,
+	 * not the kernel's): its reproducer replayed against this one must fire
+	 * nothing (regress.mainline), which proves the fix, not just mainline.
+	 */
+	const char *fixed;
 	const void *ops;      /* protocol-specific operations */
 	const char *file;     /* source file, so a --reader-file can be found */
 };
@@ -48,14 +67,28 @@ const struct pv_variant *pv_variant_at(int i); /* sorted by name */
 const struct pv_variant *pv_variant_find(const char *name);
 const struct pv_variant *pv_variant_mainline(enum pv_protocol p, enum pv_role r);
 const char *pv_protocol_name(enum pv_protocol p);
+/* The fuzz target (targets/<name>.c) that runs protocol p. */
+const char *pv_protocol_target(enum pv_protocol p);
+/* By name; false when no protocol has that name. */
+bool pv_protocol_by_name(const char *name, enum pv_protocol *p);
 const char *pv_role_name(enum pv_role r);
+/* Is `other` listed in v->safe_with? */
+bool pv_variant_safe_with(const struct pv_variant *v, const struct pv_variant *other);
+/* What replaces a buggy v in a counterpart: v->fixed, else the role's mainline. */
+const struct pv_variant *pv_variant_fixed(const struct pv_variant *v);
 
 /*
  * Target-side selection from PVFUZZ_VARIANT (comma-separated names, or
  * "input" to let the input's first byte per role choose): every named
- * variant takes its role, each one's partner fills its counterpart role, and
- * the remaining roles get the protocol's mainline.  Returns false with a
- * one-line message in err for unknown names or a protocol mismatch.
+ * variant takes its role, the partner of each *named* variant fills its
+ * role unless that role was named too (partners of partners are not
+ * followed), and the remaining roles get the protocol's mainline.  Naming
+ * one variant twice is the same as naming it once.  Returns false with a
+ * one-line message in err for unknown or empty names, two variants of one
+ * role, or a protocol mismatch.
+ *
+ * This is the one pairing rule: the launcher, the tests and the tools ask
+ * it through pvfuzz-list (--select, --runs, --combos), never copy it.
  */
 struct pv_selection {
 	const struct pv_variant *role[PV_NR_ROLES];
@@ -63,6 +96,22 @@ struct pv_selection {
 	char label[160];
 };
 bool pv_select(enum pv_protocol p, const char *spec, struct pv_selection *sel, char *err, size_t errlen);
+/*
+ * What a selection must trip: "safe", or the oracles any of its buggy
+ * variants may fire ("a|b", in role order, no repeats).  A buggy variant
+ * contributes its own expect unless another selected variant is in its
+ * safe_with list.  Every selection has an expectation: there is no
+ * "unknown".
+ */
+void pv_selection_expect(const struct pv_selection *sel, char *buf, size_t len);
+/*
+ * The same selection with every buggy variant replaced by the correct
+ * variant it mutates (pv_variant_fixed()), as an explicit spec naming every
+ * role: what a reproducer of this selection must replay clean against.
+ */
+void pv_selection_counterpart(const struct pv_selection *sel, char *spec, size_t len);
+/* Every role of the selection named explicitly (a,b,c in role order). */
+void pv_selection_spec(const struct pv_selection *sel, char *spec, size_t len);
 /* With from_input: choose one variant per role from the input's bytes. */
 struct fdp;
 void pv_select_from_input(enum pv_protocol p, struct pv_selection *sel, struct fdp *in);

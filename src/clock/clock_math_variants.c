@@ -94,6 +94,7 @@ static const struct clock_math_ops clock_math_i386_no_carry_ops = {
 };
 
 CLOCK_MATH_VARIANT(clock_math_i386_no_carry, clock_math_i386_no_carry_ops,
+	.fixed = "clock_math_i386",
 	.bug = "synthetic",
 	.expect = "reference",
 	.scenario = "delta >= 2^32 whose (hi*mul) low word plus (lo*mul)>>32 carries",

@@ -371,10 +371,11 @@ static const struct hv_writer_ops kvm_hv_writer_stale_on_failure_ops = {
 
 HV_WRITER(kvm_hv_writer_stale_on_failure, kvm_hv_writer_stale_on_failure_ops,
 	.bug = "CLK-13",
-	.expect = "fallback|linearizable|writer_discipline",
+	.expect = "fallback|linearizable|monotonic|writer_discipline",
 	.scenario = "the masterclock turns off (TSC matching lost: STABLE clear) or an adversarial "
 		    "record has mul >= max_mul; the page keeps its old (scale, offset) under a valid "
-		    "sequence while kvmclock and the MSR move on",
+		    "sequence while kvmclock and the MSR move on (a reader that reads the MSR or "
+		    "kvmclock and then the stale page sees its own time step back: monotonic)",
 	.history = "failed compute_tsc_page_parameters() left the previous values published; "
 		   "cc9cfddb0433 \"KVM: x86: hyper-v: Track Hyper-V TSC page status\" made it BROKEN "
 		   "with seq = 0")

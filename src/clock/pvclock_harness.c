@@ -130,7 +130,6 @@ struct pvclock_world {
 	u8 *mem;               /* GUEST_PAGES guest pages, every other host page */
 	u64 msr[PV_MAX_VCPUS]; /* MSR_KVM_SYSTEM_TIME_NEW as the guest last wrote it */
 	bool fresh[PV_MAX_VCPUS]; /* enabled since the host's last version store there */
-	bool offline[PV_MAX_VCPUS]; /* a guest op took the CPU down (whatever its driver left in the MSR) */
 	unsigned enables[PV_MAX_VCPUS]; /* kvmclock (re-)enables so far */
 	unsigned tsc_resets[PV_MAX_VCPUS]; /* host TSC writes and TSC rate changes so far */
 	bool stop_req[PV_MAX_VCPUS]; /* KVMCLOCK_CTRL done, not yet published */
@@ -263,7 +262,9 @@ static u64 w_host_tsc(struct kvm_clock_host *h)
  */
 static void w_host_ns_and_tsc(struct kvm_clock_host *h, u64 *ns, u64 *tsc)
 {
-	*ns = (u64)ktime_get_raw(W.tk) + READ_ONCE(h->gtod->offs_boot);
+	u64 raw = (u64)ktime_get_raw(W.tk); /* its own statement: a defined order of traced loads */
+
+	*ns = raw + READ_ONCE(h->gtod->offs_boot);
 	*tsc = W.cs_tsc[fiber_slot()];
 	if (sim_self() == W.vmm && W.vmm >= 0)
 		W.vmm_cs_tsc = *tsc;
@@ -1263,8 +1264,9 @@ static void guest_operation(const struct kvm_host_op *op)
 			break;
 		switch (KVM_HOP_MSR_MODE(op->arg)) {
 		case KVM_HOP_MSR_DISABLE:
+			/* down and up again: CPU hotplug, within the op (see below) */
 			guest_cpu_offline();
-			W.offline[cpu] = true;
+			guest_cpu_online();
 			break;
 		case KVM_HOP_MSR_ENABLE:
 			guest_cpu_offline();
@@ -1294,7 +1296,12 @@ static void guest_operation(const struct kvm_host_op *op)
 			for (unsigned w = 0; w < REC_SIZE / 8; w++)
 				WRITE_ONCE(words[w], op->value * 0x0101010101010101ULL + w);
 			W.guest.per_cpu[cpu] = &W.guest.hv_clock[cpu].pvti;
-			W.offline[cpu] = true;
+			/*
+			 * ... and comes back (the next kernel, the resumed image)
+			 * before anything runs on it again: no task, not even a
+			 * user-space reader migrated here, sees it offline.
+			 */
+			guest_cpu_online();
 			break;
 		}
 		}
@@ -1320,20 +1327,16 @@ static void guest_watchdog(void)
 }
 
 /*
- * A CPU that went down (or whose kvmclock is off) comes back before its
- * tasks read again, and its bring-up registers kvmclock anew - also when a
- * faulty offline handler left the MSR enabled.
+ * A guest op brings the CPU it took down back up within the op (its
+ * bring-up registers kvmclock anew, also when a faulty offline handler left
+ * the MSR enabled); a CPU whose kvmclock is still off registers it before
+ * its tasks read again.
  */
 static void guest_cpu_ensure_online(void)
 {
-	int cpu;
-
 	preempt_disable();
-	cpu = smp_processor_id();
-	if (W.offline[cpu] || !(W.msr[cpu] & 1)) {
-		W.offline[cpu] = false;
+	if (!(W.msr[smp_processor_id()] & 1))
 		guest_cpu_online();
-	}
 	preempt_enable();
 }
 

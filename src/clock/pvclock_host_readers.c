@@ -41,6 +41,7 @@ static void kvm_vm_ioctl_get_clock_unlocked_flag(struct kvm_clock_host *h, struc
 }
 
 PVCLOCK_HOST_READER(kvm_get_clock_unlocked_flag, kvm_vm_ioctl_get_clock_unlocked_flag,
+	.fixed = "kvm_get_clock",
 	.bug = "CLK-07",
 	.expect = "flag_coherence",
 	.scenario = "a masterclock toggle (TSC matching changes, pvclock_update_vm_gtod_copy) completes "

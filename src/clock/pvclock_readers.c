@@ -187,6 +187,7 @@ static u64 vread_pvclock_percpu(struct pvclock_guest *g)
 }
 
 PVCLOCK_READER(pvclock_vdso_percpu_getcpu, vread_pvclock_percpu, true,
+	.fixed = "pvclock_vdso",
 	.bug = "CLK-05",
 	.partner = "kvm_pvclock_writer_stable_unmatched",
 	.expect = "monotonic|linearizable|plausibility|reference",
@@ -227,6 +228,7 @@ static u64 vread_pvclock_stable_outside(struct pvclock_guest *g)
 }
 
 PVCLOCK_READER(pvclock_vdso_stable_outside, vread_pvclock_stable_outside, true,
+	.fixed = "pvclock_vdso",
 	.bug = "CLK-06",
 	.expect = "fallback|flag_coherence",
 	.scenario = "reader sees STABLE, the host turns the masterclock off (new non-STABLE records), the "
@@ -260,6 +262,7 @@ static u64 vread_pvclock_odd_version(struct pvclock_guest *g)
 }
 
 PVCLOCK_READER(pvclock_reader_odd_version, vread_pvclock_odd_version, true,
+	.fixed = "pvclock_vdso",
 	.bug = "CLK-S1",
 	.expect = "torn_snapshot|flag_coherence",
 	.scenario = "a reader on vCPU 1 starts while vCPU 0 is between its odd and even version "
@@ -281,6 +284,7 @@ static u64 vread_pvclock_no_retry(struct pvclock_guest *g)
 }
 
 PVCLOCK_READER(pvclock_reader_no_retry, vread_pvclock_no_retry, true,
+	.fixed = "pvclock_vdso",
 	.bug = "CLK-S2",
 	.expect = "torn_snapshot|flag_coherence|reference",
 	.scenario = "vCPU 0 rewrites its record between the field loads of a reader on vCPU 1",
@@ -307,6 +311,7 @@ static u64 vread_pvclock_rdtsc_unordered(struct pvclock_guest *g)
 }
 
 PVCLOCK_READER(pvclock_reader_rdtsc_unordered, vread_pvclock_rdtsc_unordered, true,
+	.fixed = "pvclock_vdso",
 	.bug = "CLK-08",
 	.expect = "reference|linearizable|monotonic|plausibility",
 	.scenario = "RDTSC completes before the version load (hoisting on); vCPU 0 publishes a "

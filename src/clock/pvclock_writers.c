@@ -77,23 +77,6 @@ static bool kvm_2010_synchronize_tsc(struct kvm_clock_host *h, int v, const u64 
 	return ret;
 }
 
-/*
- * KVM_SET_CLOCK of the time: no flags, and kvmclock_offset taken against
- * get_kernel_ns() (CLOCK_BOOTTIME), the clock its records anchor on.  As
- * mainline's ioctl with the clock translated into the raw base it uses.
- */
-static int kvm_2010_set_clock(struct kvm_clock_host *h, const struct kvm_clock_data *in)
-{
-	struct kvm_clock_data d = { 0 };
-
-	if (in->flags)
-		return -22;
-	if (!h->host_tk)
-		return kvm_vm_ioctl_set_clock(h, in);
-	d.clock = in->clock + (get_kvmclock_base_ns(h) - (u64)ktime_get_boottime(h->host_tk));
-	return kvm_vm_ioctl_set_clock(h, &d);
-}
-
 /* No master copy and no freeze: every vCPU gets KVM_REQ_CLOCK_UPDATE. */
 static void kvm_2010_all(struct kvm_clock_host *h)
 {
@@ -110,7 +93,6 @@ static const struct pvclock_writer_ops kvm_pvclock_writer_2010_ops = {
 	.guest_time_compute = kvm_2010_no_warp_compute,
 	.masterclock_update = kvm_2010_all,
 	.synchronize_tsc = kvm_2010_synchronize_tsc,
-	.set_clock = kvm_2010_set_clock,
 	.hypercall = kvm_pv_clock_pairing,
 };
 
@@ -131,7 +113,6 @@ static const struct pvclock_writer_ops kvm_pvclock_writer_2010_warp_ops = {
 	.guest_time_compute = kvm_2010_warp_compute,
 	.masterclock_update = kvm_2010_all,
 	.synchronize_tsc = kvm_2010_synchronize_tsc,
-	.set_clock = kvm_2010_set_clock,
 	.hypercall = kvm_pv_clock_pairing,
 };
 
@@ -153,7 +134,6 @@ static const struct pvclock_writer_ops kvm_pvclock_writer_percpu_stable_ops = {
 	.guest_time_compute = kvm_percpu_stable_compute,
 	.masterclock_update = kvm_2010_all,
 	.synchronize_tsc = kvm_2010_synchronize_tsc,
-	.set_clock = kvm_2010_set_clock,
 	.hypercall = kvm_pv_clock_pairing,
 };
 

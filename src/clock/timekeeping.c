@@ -307,6 +307,28 @@ static inline void tk_update_ktime_data(struct timekeeper *tk)
  * notifiers (vDSO page, KVM's copy) and the published timekeeper change, so
  * nobody reads a vDSO value newer than the kernel's own clock.
  */
+
+/*
+ * The published part, inside the write section: the clocksource pointers
+ * with plain stores (their values are addresses, which differ between
+ * builds and must not reach the trace), everything else as the kernel's
+ * memcpy.  Readers load the pointers plainly too; the seqcount covers both.
+ */
+static void tk_publish(struct timekeeper *dst, const struct timekeeper *src)
+{
+	const size_t m = offsetof(struct timekeeper, tkr_mono) + sizeof(struct clocksource *);
+	const size_t r = offsetof(struct timekeeper, tkr_raw);
+	const size_t r2 = r + sizeof(struct clocksource *);
+	u8 *d = (u8 *)dst;
+	const u8 *s = (const u8 *)src;
+
+	dst->tkr_mono.clock = src->tkr_mono.clock;
+	dst->tkr_raw.clock = src->tkr_raw.clock;
+	/* one line per call: the trace names the call's line, the same in every compiler */
+	pv_memcpy(d + m, s + m, r - m);
+	pv_memcpy(d + r2, s + r2, TK_PUBLISHED_BYTES - r2);
+}
+
 /*
  * What readers are given of the shadow: the shadow itself, or with
  * mono_extra_shift its tkr_mono re-expressed at a finer shift (the same
@@ -348,7 +370,7 @@ static void timekeeping_update_from_shadow(struct timekeeping *tkd, unsigned act
 	for (int i = 0; i < tkd->nr_notifiers; i++)
 		tkd->notifier[i].fn(tkd->notifier[i].ctx, view, action & TK_CLOCK_WAS_SET);
 
-	pv_memcpy(&tkd->timekeeper, view, TK_PUBLISHED_BYTES);
+	tk_publish(&tkd->timekeeper, view);
 	write_seqcount_end(&tkd->seq);
 }
 
@@ -691,7 +713,12 @@ u64 timekeeping_cycles_to_ns(const struct tk_read_base *tkr, u64 cycles)
  */
 static void tk_read_base_load(const struct tk_read_base *tkr, struct tk_read_base *out)
 {
-	out->clock = READ_ONCE(tkr->clock);
+	/*
+	 * A plain load: the value is an address, which differs between builds
+	 * and would make the trace (and its hash) differ too.  The stores
+	 * become visible in order, so the seqcount retry covers it as well.
+	 */
+	out->clock = tkr->clock;
 	out->mask = READ_ONCE(tkr->mask);
 	out->cycle_last = READ_ONCE(tkr->cycle_last);
 	out->mult = READ_ONCE(tkr->mult);

@@ -6,6 +6,11 @@ static const struct tlb_flush_ops native_ops = {
 	.flush_tlb_multi = native_flush_tlb_multi,
 	.range_freed_tables = true,
 };
+const struct tlb_flush_ops *native_tlb_flush_ops(void)
+{
+	return &native_ops;
+}
+
 TLB_VARIANT(native_ipi, PV_FLUSH, native_ops, .flags = PV_MAINLINE, .expect = "safe",
 	    .history = "x86 native_flush_tlb_multi: IPI every CPU in mm_cpumask, wait for every ack; "
 		       "lazy CPUs skipped unless freed_tables (arch/x86/mm/tlb.c)",

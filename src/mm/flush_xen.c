@@ -47,6 +47,7 @@ static const struct tlb_flush_ops xen_ops = {
 	.host_vcpu_entry = xen_host_vcpu_entry,
 };
 TLB_VARIANT(xen_mmuext, PV_FLUSH, xen_ops, .bug = "TLB-01", .partner = "free_immediate",
+	    .safe_with = "free_rcu,free_semi_rcu,free_sync_rcu_2026",
 	    .expect = "table_uaf",
 	    .history = "xen_flush_tlb_multi (MMUEXT_TLB_FLUSH_MULTI) with immediate table free; Xen PV set "
 		       "pv_ops.mmu.tlb_remove_table = tlb_remove_table until f2c5c2105827",

@@ -161,6 +161,7 @@ static int pte_offset_map_walk(struct mm_struct *mm, int vpn, int nr, int *pfns)
 
 static const struct walker_ops pte_offset_map_ops = { pte_offset_map_walk, false };
 TLB_VARIANT(pte_offset_map_rcu, PV_WALKER, pte_offset_map_ops, .bug = "TLB-14", .partner = "free_semi_rcu",
+	    .safe_with = "free_rcu,free_sync_rcu_2026",
 	    .expect = "table_uaf",
 	    .history = "PT_RECLAIM hazard (Qi Zheng, 2024-26): pte_offset_map() walkers hold only "
 		       "rcu_read_lock(); the semi-RCU sync IPI is taken with IRQs on and does not wait",

@@ -12,9 +12,94 @@
 
 #define PTE_FLAGS (_PAGE_PRESENT | _PAGE_RW | _PAGE_USER)
 
+/* ------------------------------------------------------------- locks -- */
+
+/*
+ * mmap_lock as a reader-writer semaphore.  A waiter sleeps in the kernel:
+ * here it always gives way and, sleeping, is an RCU quiescent state.
+ */
+static void rwsem_wait(struct mm_struct *mm)
+{
+	cond_resched();
+	rcu_quiescent_state(mm);
+}
+
+void mmap_read_lock(struct mm_struct *mm)
+{
+	for (;;) {
+		int c = atomic_read(&mm->mmap_lock);
+		if (c >= 0 && try_cmpxchg(&mm->mmap_lock.counter, &c, c + 1))
+			return;
+		rwsem_wait(mm);
+	}
+}
+
+void mmap_read_unlock(struct mm_struct *mm)
+{
+	(void)pv_fetch_add(&mm->mmap_lock.counter, -1);
+}
+
+void mmap_write_lock(struct mm_struct *mm)
+{
+	for (;;) {
+		int c = 0;
+		if (try_cmpxchg(&mm->mmap_lock.counter, &c, -1))
+			return;
+		rwsem_wait(mm);
+	}
+}
+
+void mmap_write_unlock(struct mm_struct *mm)
+{
+	(void)xchg(&mm->mmap_lock.counter, 0);
+}
+
+/* the split PTL of a pte-table slot: a spinlock (preemption off, IRQs on) */
+void pte_lock(struct mm_struct *mm, int region)
+{
+	preempt_disable();
+	for (;;) {
+		int c = 0;
+		if (try_cmpxchg(&mm->ptl[region].counter, &c, 1))
+			return;
+		cpu_relax();
+	}
+}
+
+/* spin_unlock on x86 is a release store, not a locked op */
+void pte_unlock(struct mm_struct *mm, int region)
+{
+	barrier();
+	WRITE_ONCE(mm->ptl[region].counter, 0);
+	preempt_enable();
+}
+
+void mm_cond_resched(struct mm_struct *mm)
+{
+	if (!mm->hooks || !mm->hooks->need_resched || mm->hooks->need_resched(mm))
+		cond_resched();
+	else
+		barrier();
+	rcu_quiescent_state(mm);
+}
+
+/* ------------------------------------------------------- mmu_gather -- */
+
 void tlb_gather_mmu(struct mmu_gather *tlb, struct mm_struct *mm)
 {
 	*tlb = (struct mmu_gather){ .mm = mm, .start = MM_NR_VPN, .end = 0 };
+	atomic_inc(&mm->tlb_flush_pending); /* inc_tlb_flush_pending */
+}
+
+void dec_tlb_flush_pending(struct mm_struct *mm)
+{
+	(void)pv_fetch_add(&mm->tlb_flush_pending.counter, -1);
+}
+
+/* another mmu_gather of this mm has cleared PTEs it has not flushed yet */
+bool mm_tlb_flush_nested(struct mm_struct *mm)
+{
+	return atomic_read(&mm->tlb_flush_pending) > 1;
 }
 
 static void tlb_adjust_range(struct mmu_gather *tlb, int start, int end)
@@ -37,8 +122,17 @@ static void tlb_flush_mmu_tlbonly(struct mmu_gather *tlb)
 {
 	if (!(tlb->freed_tables || tlb->cleared_ptes))
 		return;
-	flush_tlb_mm_range(tlb->mm, tlb->start, tlb->end, tlb->freed_tables);
+	if (tlb->fullmm) /* tlb_flush(): flush_tlb_mm() */
+		flush_tlb_mm_range(tlb->mm, 0, TLB_FLUSH_ALL, tlb->freed_tables);
+	else
+		flush_tlb_mm_range(tlb->mm, tlb->start, tlb->end, tlb->freed_tables);
 	__tlb_reset_range(tlb);
+}
+
+void tlb_flush_pte_range(struct mmu_gather *tlb, int start, int end)
+{
+	tlb->cleared_ptes = true;
+	tlb_adjust_range(tlb, start, end);
 }
 
 /* tlb_needs_table_invalidate() is true on x86 */
@@ -58,7 +152,7 @@ static void tlb_batch_pages_flush(struct mmu_gather *tlb)
 	tlb->nr_tables = 0;
 }
 
-static void tlb_flush_mmu(struct mmu_gather *tlb)
+void tlb_flush_mmu(struct mmu_gather *tlb)
 {
 	const struct tlb_free_ops *f = tlb->mm->free;
 	if (f->tables_before_flush)
@@ -72,9 +166,30 @@ static void tlb_flush_mmu(struct mmu_gather *tlb)
 		tlb_batch_pages_flush(tlb);
 }
 
+/*
+ * "If there are parallel threads are doing PTE changes on same range under
+ * non-exclusive lock (e.g., mmap_lock read-side) but defer TLB flush by
+ * batching, one thread may end up seeing inconsistent PTEs and result in
+ * having stale TLB entries": flush everything, tables included (99baac21e458).
+ */
+void tlb_finish_mmu_mainline(struct mmu_gather *tlb)
+{
+	if (mm_tlb_flush_nested(tlb->mm)) {
+		tlb->fullmm = true;
+		__tlb_reset_range(tlb);
+		tlb->freed_tables = true;
+	}
+	tlb_flush_mmu(tlb);
+	dec_tlb_flush_pending(tlb->mm);
+}
+
 void tlb_finish_mmu(struct mmu_gather *tlb)
 {
-	tlb_flush_mmu(tlb);
+	const struct mutator_ops *m = tlb->mm->mut;
+	if (m && m->tlb_finish_mmu)
+		m->tlb_finish_mmu(tlb);
+	else
+		tlb_finish_mmu_mainline(tlb);
 }
 
 static void tlb_remove_page(struct mmu_gather *tlb, int pfn)
@@ -86,54 +201,148 @@ static void tlb_remove_page(struct mmu_gather *tlb, int pfn)
 
 /* ------------------------------------------------------------ callers -- */
 
-void unmap_region(struct mm_struct *mm, int region, bool free_tables)
+/* zap_pte_range under the PTL: clear every pte, gather its page */
+int zap_pte_range(struct mmu_gather *tlb, int region)
 {
-	struct mmu_gather tlb;
-	tlb_gather_mmu(&tlb, mm);
-	u64 *pmdp = pmd_entry_ptr(mm, region);
-	u64 pmd = READ_ONCE(*pmdp);
+	struct mm_struct *mm = tlb->mm;
+	u64 pmd = READ_ONCE(*pmd_entry_ptr(mm, region));
 	if (!pte_present(pmd))
-		return;
-	int t = pte_pfn(pmd);
-	struct pt_page *pt = pt_va(mm, t);
-	int base = region * PTRS_PER_TABLE;
-	/* zap_pte_range */
+		return 0;
+	struct pt_page *pt = pt_va(mm, pte_pfn(pmd));
+	int base = region * PTRS_PER_TABLE, n = 0;
+	pte_lock(mm, region);
 	for (int i = 0; i < PTRS_PER_TABLE; i++) {
 		u64 pte = xchg(&pt->e[i], 0); /* ptep_get_and_clear_full */
 		if (!pte_present(pte))
 			continue;
 		mm_hook(mm, mapping_changed, base + i, 1);
-		tlb.cleared_ptes = true;
-		tlb_adjust_range(&tlb, base + i, base + i + 1);
-		tlb_remove_page(&tlb, pte_pfn(pte));
+		tlb_flush_pte_range(tlb, base + i, base + i + 1);
+		tlb_remove_page(tlb, pte_pfn(pte));
+		n++;
 	}
-	if (free_tables) {
-		/* free_pgtables -> free_pte_range: pmd_clear + pte_free_tlb */
-		WRITE_ONCE(*pmdp, 0);
-		mm_hook(mm, mapping_changed, base, PTRS_PER_TABLE);
-		tlb.freed_tables = true;
-		tlb_adjust_range(&tlb, base, base + PTRS_PER_TABLE);
-		mm->free->remove_table(&tlb, t);
+	pte_unlock(mm, region);
+	return n;
+}
+
+/* free_pgtables -> free_pte_range: pmd_clear + pte_free_tlb */
+static void free_pte_range(struct mmu_gather *tlb, int region)
+{
+	struct mm_struct *mm = tlb->mm;
+	u64 *pmdp = pmd_entry_ptr(mm, region);
+	u64 pmd = READ_ONCE(*pmdp);
+	if (!pte_present(pmd))
+		return;
+	int base = region * PTRS_PER_TABLE;
+	WRITE_ONCE(*pmdp, 0);
+	mm_hook(mm, mapping_changed, base, PTRS_PER_TABLE);
+	tlb->freed_tables = true;
+	tlb_adjust_range(tlb, base, base + PTRS_PER_TABLE);
+	mm->free->remove_table(tlb, pte_pfn(pmd));
+}
+
+/*
+ * munmap of nr regions: unmap_vmas (a cond_resched after each pmd's ptes,
+ * as zap_pmd_range does), then free_pgtables, then one tlb_finish_mmu.
+ */
+void munmap_regions(struct mm_struct *mm, int region, int nr)
+{
+	struct mmu_gather tlb;
+	if (region + nr > PTRS_PER_TABLE)
+		nr = PTRS_PER_TABLE - region;
+	mmap_write_lock(mm);
+	tlb_gather_mmu(&tlb, mm);
+	for (int r = region; r < region + nr; r++) {
+		zap_pte_range(&tlb, r);
+		mm_cond_resched(mm);
 	}
+	for (int r = region; r < region + nr; r++)
+		free_pte_range(&tlb, r);
 	tlb_finish_mmu(&tlb);
+	mmap_write_unlock(mm);
+}
+
+void madvise_dontneed_mainline(struct mm_struct *mm, int region)
+{
+	struct mmu_gather tlb;
+	mmap_read_lock(mm); /* MADV_DONTNEED runs under the read side */
+	tlb_gather_mmu(&tlb, mm);
+	zap_pte_range(&tlb, region);
+	mm_cond_resched(mm);
+	tlb_finish_mmu(&tlb);
+	mmap_read_unlock(mm);
+}
+
+void madvise_dontneed(struct mm_struct *mm, int region)
+{
+	if (mm->mut && mm->mut->madvise_dontneed)
+		mm->mut->madvise_dontneed(mm, region);
+	else
+		madvise_dontneed_mainline(mm, region);
+}
+
+/* change_protection() through an mmu_gather (as since 4a18419f71cd) */
+void mprotect_region_mainline(struct mm_struct *mm, int region, bool writable)
+{
+	struct mmu_gather tlb;
+	mmap_write_lock(mm);
+	u64 pmd = READ_ONCE(*pmd_entry_ptr(mm, region));
+	if (pte_present(pmd)) {
+		struct pt_page *pt = pt_va(mm, pte_pfn(pmd));
+		int base = region * PTRS_PER_TABLE;
+		tlb_gather_mmu(&tlb, mm);
+		pte_lock(mm, region);
+		for (int i = 0; i < PTRS_PER_TABLE; i++) {
+			u64 old = xchg(&pt->e[i], 0); /* ptep_modify_prot_start */
+			if (!pte_present(old))
+				continue;
+			u64 pte = writable ? old | _PAGE_RW : old & ~_PAGE_RW;
+			WRITE_ONCE(pt->e[i], pte); /* ptep_modify_prot_commit */
+			mm_hook(mm, mapping_changed, base + i, 1);
+			tlb_flush_pte_range(&tlb, base + i, base + i + 1);
+		}
+		pte_unlock(mm, region);
+		mm_cond_resched(mm); /* change_pmd_range's cond_resched */
+		tlb_finish_mmu(&tlb);
+	}
+	mmap_write_unlock(mm);
+}
+
+void mprotect_region(struct mm_struct *mm, int region, bool writable)
+{
+	if (mm->mut && mm->mut->mprotect)
+		mm->mut->mprotect(mm, region, writable);
+	else
+		mprotect_region_mainline(mm, region, writable);
+}
+
+void unmap_region(struct mm_struct *mm, int region, bool free_tables)
+{
+	if (free_tables)
+		munmap_regions(mm, region, 1);
+	else
+		madvise_dontneed(mm, region);
 }
 
 /* mprotect/mremap-like: the PTE now maps another page; flush, then release the old one */
 void change_pte(struct mm_struct *mm, int vpn)
 {
+	mmap_write_lock(mm);
 	u64 pmd = READ_ONCE(*pmd_entry_ptr(mm, vpn_pmd_index(vpn)));
-	if (!pte_present(pmd))
+	int newpfn = pte_present(pmd) ? alloc_data_page(mm) : -1;
+	if (newpfn < 0) {
+		mmap_write_unlock(mm);
 		return;
-	int newpfn = alloc_data_page(mm);
-	if (newpfn < 0)
-		return;
+	}
+	pte_lock(mm, vpn_pmd_index(vpn));
 	u64 old = xchg(&pt_va(mm, pte_pfn(pmd))->e[vpn_pte_index(vpn)], mk_entry(newpfn, PTE_FLAGS));
+	pte_unlock(mm, vpn_pmd_index(vpn));
 	mm_hook(mm, mapping_changed, vpn, 1);
 	if (pte_present(old) && mm->free->pages_before_flush)
 		put_page(mm, pte_pfn(old)); /* CVE-2018-18281: the page goes before the flush */
 	flush_tlb_mm_range(mm, vpn, vpn + 1, false);
 	if (pte_present(old) && !mm->free->pages_before_flush)
 		put_page(mm, pte_pfn(old));
+	mmap_write_unlock(mm);
 }
 
 /*
@@ -143,7 +352,7 @@ void change_pte(struct mm_struct *mm, int vpn)
  * slow_copies page copies are slow (the workload's copy cost): each ends in
  * a voluntary preemption point.
  */
-void collapse_region(struct mm_struct *mm, int region, int slow_copies)
+static void __collapse_huge_page(struct mm_struct *mm, int region, int slow_copies)
 {
 	u64 *pmdp = pmd_entry_ptr(mm, region);
 	u64 pmd = READ_ONCE(*pmdp);
@@ -201,6 +410,14 @@ void collapse_region(struct mm_struct *mm, int region, int slow_copies)
 		put_page(mm, old[i]); /* the copied-from page is discarded */
 	}
 	mm->free->collapse_free(mm, t);
+}
+
+/* khugepaged's collapse_huge_page() holds mmap_lock for write */
+void collapse_region(struct mm_struct *mm, int region, int slow_copies)
+{
+	mmap_write_lock(mm);
+	__collapse_huge_page(mm, region, slow_copies);
+	mmap_write_unlock(mm);
 }
 
 /* --------------------------------------------------- table-free paths -- */
@@ -442,3 +659,29 @@ TLB_VARIANT(free_collapse_no_sync_2022, PV_FREE, free_collapse_no_sync_ops, .bug
 		       "pmdp_collapse_flush without tlb_remove_table_sync_one()",
 	    .scenario = "collapse unlinks T and flushes by hypercall; T is freed and reused while "
 			"gup_fast still walks it with IRQs off")
+
+/* --------------------------------------------------- mutator variants -- */
+
+static const struct mutator_ops mutator_mainline_ops = { 0 };
+TLB_VARIANT(mmu_gather_mainline, PV_MUTATOR, mutator_mainline_ops, .flags = PV_MAINLINE, .expect = "safe",
+	    .history = "mm/mmu_gather.c tlb_finish_mmu with mm_tlb_flush_nested (99baac21e458), MADV_DONTNEED "
+		       "under mmap_lock read, change_protection through an mmu_gather",
+	    .scenario = "two mutators zap the same range under mmap_lock read; each returns with the "
+			"range flushed everywhere")
+
+/* before 99baac21e458: a zap that found the PTEs already cleared by a
+ * concurrent zap has nothing to flush and returns before the other flushes */
+static void tlb_finish_mmu_no_nested(struct mmu_gather *tlb)
+{
+	tlb_flush_mmu(tlb);
+	dec_tlb_flush_pending(tlb->mm);
+}
+
+static const struct mutator_ops mutator_no_nested_ops = { .tlb_finish_mmu = tlb_finish_mmu_no_nested };
+TLB_VARIANT(tlb_finish_mmu_no_nested_2017, PV_MUTATOR, mutator_no_nested_ops, .expect = "stale_tlb",
+	    .history = "before 99baac21e458 (Minchan Kim, 2017-08, \"mm: fix MADV_[FREE|DONTNEED] TLB flush miss "
+		       "problem\", reported by Nadav Amit): tlb_finish_mmu ignored a concurrent mmu_gather's "
+		       "pending flush",
+	    .scenario = "mutator A clears the ptes under mmap_lock read and has not flushed; mutator B's "
+			"MADV_DONTNEED finds them clear, flushes nothing and returns; a vCPU still uses its "
+			"TLB entry for the range")

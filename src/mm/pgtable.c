@@ -68,26 +68,58 @@ int mm_init(struct mm_struct *mm, int nr_cpus, const struct pt_alloc_ops *pt, co
 	return 0;
 }
 
-/* mmap + fault-in of a whole region: a new pte table published by pmd_populate */
+void mm_guest_init(struct mm_struct *mm)
+{
+	if (mm->flush && mm->flush->guest_init)
+		mm->flush = mm->flush->guest_init(mm);
+}
+
+/*
+ * mmap + fault-in of a whole region (mmap_lock read, as the fault path):
+ * a new pte table published by pmd_populate under the lock (a racing
+ * fault's spare table is freed), then every empty pte filled under the PTL
+ * (a refault after MADV_DONTNEED).
+ */
 bool mm_map_region(struct mm_struct *mm, int region)
 {
 	u64 *pmdp = pmd_entry_ptr(mm, region);
-	if (pte_present(READ_ONCE(*pmdp)))
-		return true;
-	int t = pte_alloc_table(mm);
-	if (t < 0)
-		return false;
-	struct pt_page *pt = pt_va(mm, t);
-	for (int i = 0; i < PTRS_PER_TABLE; i++) {
-		int pfn = alloc_data_page(mm);
-		if (pfn < 0)
-			break;
-		WRITE_ONCE(pt->e[i], mk_entry(pfn, PTE_FLAGS));
+	bool ok = true;
+	mmap_read_lock(mm);
+	if (!pte_present(READ_ONCE(*pmdp))) {
+		int t = pte_alloc_table(mm);
+		if (t < 0) {
+			mmap_read_unlock(mm);
+			return false;
+		}
+		pte_lock(mm, region); /* pmd_install: the pmd lock */
+		if (pte_present(READ_ONCE(*pmdp))) {
+			pte_free(mm, t);
+		} else {
+			smp_wmb(); /* pmd_populate publishes an initialised table */
+			WRITE_ONCE(*pmdp, mk_entry(t, PTE_FLAGS));
+			mm_hook(mm, mapping_changed, region * PTRS_PER_TABLE, PTRS_PER_TABLE);
+		}
+		pte_unlock(mm, region);
 	}
-	smp_wmb(); /* pmd_populate publishes an initialised table */
-	WRITE_ONCE(*pmdp, mk_entry(t, PTE_FLAGS));
-	mm_hook(mm, mapping_changed, region * PTRS_PER_TABLE, PTRS_PER_TABLE);
-	return true;
+	u64 pmd = READ_ONCE(*pmdp);
+	if (pte_present(pmd)) {
+		struct pt_page *pt = pt_va(mm, pte_pfn(pmd));
+		pte_lock(mm, region);
+		for (int i = 0; i < PTRS_PER_TABLE; i++) {
+			if (pte_present(READ_ONCE(pt->e[i])))
+				continue;
+			int pfn = alloc_data_page(mm);
+			if (pfn < 0) {
+				ok = false;
+				break;
+			}
+			WRITE_ONCE(pt->e[i], mk_entry(pfn, PTE_FLAGS));
+			mm_hook(mm, mapping_changed, region * PTRS_PER_TABLE + i, 1);
+		}
+		pte_unlock(mm, region);
+	}
+	mmap_read_unlock(mm);
+	return ok;
 }
 
 int mm_ref_lookup(struct mm_struct *mm, int vpn)
@@ -151,12 +183,12 @@ int mm_user_access(struct mm_struct *mm, int vpn, bool write)
 	struct mm_cpu *c = &mm->cpu[cpu];
 	struct tlb_entry *e = &c->tlb[vpn % MM_TLB_ENTRIES];
 	int pfn;
-	if (MM_BK_READ(e->valid) && MM_BK_READ(e->vpn) == vpn) {
+	if (MM_BK_READ(e->valid) && MM_BK_READ(e->vpn) == vpn && (!write || MM_BK_READ(e->rw))) {
 		mm_hook(mm, tlb_use, cpu, e);
 		pfn = MM_BK_READ(e->pfn);
 	} else {
 		pfn = hw_walk(mm, c, cpu, vpn, true);
-		if (pfn < 0)
+		if (pfn < 0 || (write && !MM_BK_READ(e->rw)))
 			return -1; /* #PF: the fault handler would map it; not modelled */
 	}
 	/* the data access itself: one scheduling point */

@@ -27,10 +27,20 @@ void rcu_read_unlock(struct mm_struct *mm)
 	MM_BK_WRITE(mm->cpu[cpu].rcu_nesting, MM_BK_READ(mm->cpu[cpu].rcu_nesting) - 1);
 }
 
+static void rcu_do_batch(struct mm_struct *mm);
+
+/* an idle vCPU (its tasks finished) is in an extended quiescent state */
+void rcu_idle_enter(struct mm_struct *mm)
+{
+	int cpu = smp_processor_id();
+	MM_BK_WRITE(mm->rcu.idle[cpu], 1);
+	rcu_do_batch(mm);
+}
+
 static bool gp_done(struct mm_struct *mm, const u64 *snap)
 {
 	for (int c = 0; c < mm->nr_cpus; c++)
-		if (MM_BK_READ(mm->rcu.qs[c]) <= snap[c])
+		if (!MM_BK_READ(mm->rcu.idle[c]) && MM_BK_READ(mm->rcu.qs[c]) <= snap[c])
 			return false;
 	return true;
 }

@@ -18,7 +18,7 @@ void mm_tlb_flush_cpu(struct mm_struct *mm, int cpu)
 }
 
 /* INVLPG per page: drops the page's TLB entry and every PSC entry (SDM 4.10.4.1) */
-static void flush_tlb_one_range(struct mm_struct *mm, int cpu, int start, int end)
+void mm_tlb_flush_cpu_range(struct mm_struct *mm, int cpu, int start, int end)
 {
 	struct mm_cpu *c = &mm->cpu[cpu];
 	for (int i = 0; i < MM_TLB_ENTRIES; i++) {
@@ -54,7 +54,7 @@ void flush_tlb_func(void *info)
 		return;
 	u64 mm_tlb_gen = (u64)atomic64_read(&mm->tlb_gen);
 	if (f->end != TLB_FLUSH_ALL && f->new_tlb_gen == local_tlb_gen + 1 && f->new_tlb_gen == mm_tlb_gen)
-		flush_tlb_one_range(mm, cpu, f->start, f->end);
+		mm_tlb_flush_cpu_range(mm, cpu, f->start, f->end);
 	else
 		mm_tlb_flush_cpu(mm, cpu);
 	MM_BK_WRITE(c->tlb_gen, mm_tlb_gen);
@@ -84,8 +84,10 @@ void flush_tlb_mm_range(struct mm_struct *mm, int start, int end, bool freed_tab
 		.mm = mm, .start = start, .end = end, .freed_tables = freed_tables,
 		.initiating_cpu = cpu,
 	};
-	mm_hook(mm, flush_begin, start, end);
 	info.new_tlb_gen = (u64)atomic_add_return(1, &mm->tlb_gen); /* inc_mm_tlb_gen */
+	/* what this flush must remove: every change visible before the
+	 * increment (a locked op: the initiator's own stores are visible) */
+	mm_hook(mm, flush_begin, start, end);
 	pv_cpumask_t others = mm->cpumask & ~(1ULL << cpu);
 	if (others)
 		mm->flush->flush_tlb_multi(mm, others, &info);

@@ -2,25 +2,36 @@
 /*
  * The TLB-flush / page-table-freeing scenario in the simulator.
  *
- * vCPU0 runs the mutator (munmap+mmap, remap, collapse) through the selected
- * flush backend and free path; vCPUs 1.. run workers (the selected lockless
- * walker, user accesses through the TLB, lazy-TLB periods with speculative
- * walks) and then an idle loop that takes IPIs and reports quiescent states.
- * Every task is pinned to its vCPU (sim_pin), as per-CPU work is.
+ * vCPU0 runs a mutator (munmap+mmap, remap, collapse, MADV_DONTNEED,
+ * mprotect) through the selected flush backend, free path and mutator ops;
+ * optionally a second mutator on vCPU1 works on the same mm (mmap_lock, the
+ * PTL and tlb_flush_pending decide what overlaps).  The other vCPUs run
+ * workers (the selected lockless walker, user reads and writes through the
+ * TLB, lazy-TLB periods with speculative walks) and then an idle loop that
+ * takes IPIs and reports quiescent states.  Every task is pinned to its
+ * vCPU (sim_pin), as per-CPU work is.
  *
  * Input head (front), each byte defaulting when the input runs out:
- *   mode    bit 0: sparse schedule instead of PCT (other sim modes are off)
- *   shape   vCPUs 2-4 | mutator ops 1-4 | worker ops 1-4
+ *   mode    bit 0: sparse schedule instead of PCT, bit 1: x86-TSO store
+ *           buffers (other sim modes are off), bit 7: the boot-time per-CPU
+ *           cpumask allocation of the flush backend fails
+ *   shape   vCPUs 2-4 | mutator ops 1-4 | worker ops 1-4 | bit 6: two mutators
  *   fail    bit k: the k-th table-batch page allocation fails (GFP_NOWAIT)
- *   then one byte per mutator op, then per worker (vCPU 1..) one per op:
- *     mutator: kind = b & 3: 0 munmap+mmap region (b>>2)&3, 1 remap vpn
- *              (b>>2)&15, 2 collapse region with (b>>4)&7 slow page copies,
- *              3 munmap+mmap with the batch allocation failing
+ *   then the op bytes of mutator 0 and of mutator 1 (always read, so the
+ *   worker bytes stay put), then per worker vCPU one per op:
+ *     mutator: kind = b & 7, region r = (b>>3)&3, bit 7: need_resched at
+ *              the op's cond_resched points (else they do not give way):
+ *              0 munmap 1+((b>>5)&1) regions from r, then mmap them again,
+ *              1 remap vpn (b>>3)&15, 2 collapse r with (b>>5)&3 slow page
+ *              copies, 3 as 0 with the batch allocation failing,
+ *              4 MADV_DONTNEED r, 6 the same then refault, 5/7 mprotect r
+ *              (read-only <-> read-write, alternating)
  *     worker:  kind = b & 3: 0 walk from vpn (b>>2)&15 to the end of its pte
- *              table and hold the pinned pages for 1 << 2*(b>>6) rounds, 1 user access, 2 lazy
+ *              table and hold the pinned pages for 1 << 2*(b>>6) rounds, 1 user access
+ *              (a write if bit 6), 2 lazy
  *              period of 1+((b>>2)&7) rounds of speculative walks, 3 access
  *              then walk; after its ops a worker repeats its last op (a
- *              lazy period: idles) until the mutator is done
+ *              lazy period: idles) until the mutators are done
  * Tail events: SIM_EV_HOST_PREEMPT (at a step, also inside walker sections),
  * SIM_EV_SCENARIO: arg bit 7 clear: the next 1+(arg&3) batch allocations
  * fail; set: the host preempts vCPU arg&3 for 8*(((arg>>2)&31)+1) steps as
@@ -58,7 +69,8 @@ struct fiber_state {
 	int irqoff, rcu;
 	struct { int pfn; u32 gen; } ref[MAX_REFS];
 	int nref;
-	u32 snap[MM_NR_VPN];
+	u32 snap[MM_NR_VPN];     /* versions at the current flush's start */
+	u32 sys_snap[MM_NR_VPN]; /* versions at the current munmap/madvise/mprotect's entry */
 };
 
 struct tlb_world {
@@ -70,9 +82,11 @@ struct tlb_world {
 	int nbatch, fail_next;
 	bool running[MM_MAX_CPUS];
 	u32 preempt_in_walk[MM_MAX_CPUS]; /* armed: steps to preempt for at the next walk */
-	bool mutator_done;
+	int mutators, mutators_left;
+	u8 prot_ro;                       /* bit per region: mprotect'd read-only */
 	/* ground truth */
 	int cur_map[MM_NR_VPN];
+	bool cur_rw[MM_NR_VPN];
 	u32 ver[MM_NR_VPN];
 	u32 flushed_ver[MM_NR_VPN];
 	struct { u64 step; int pfn; } log[MM_NR_VPN][LOGN];
@@ -82,9 +96,12 @@ struct tlb_world {
 	struct fiber_state fs[SIM_MAX_FIBERS];
 	u32 rf_site[PT_POOL_PAGES * PTRS_PER_TABLE]; /* last writer of each table word */
 	u8 rf_fiber[PT_POOL_PAGES * PTRS_PER_TABLE];
-	u8 mut_op[4];
+	u8 mut_op[2][4];
 	u8 work_op[MM_MAX_CPUS][4];
 	int cpu_arg[MM_MAX_CPUS];
+	int mut_arg[2];
+	bool resched[SIM_MAX_FIBERS];
+	bool cpumask_fails;
 };
 
 static struct tlb_world W;
@@ -98,7 +115,8 @@ static bool table_linked(struct mm_struct *mm, int pfn);
  * table, an IPI inside an RCU section, a preemption inside a walk) */
 enum { NM_TLB_UNFLUSHED = 0x1000, NM_WALK_UNLINKED = 0x2000, NM_PSC_UNLINKED = 0x3000,
        NM_GRAB_CHANGED = 0x4000, NM_IPI_IN_RCU = 0x5000, NM_PREEMPT_IN_WALK = 0x6000,
-       NM_BATCH_FAIL = 0x7000 };
+       NM_BATCH_FAIL = 0x7000, NM_SYSCALL_OVERLAP = 0x8000,
+       NM_SYSCALL_UNFLUSHED = 0x9000 };
 
 static void near_miss(u32 kind, u32 detail)
 {
@@ -113,22 +131,81 @@ static struct fiber_state *me(void)
 
 /* ------------------------------------------------------- ground truth -- */
 
-static void h_mapping_changed(struct mm_struct *mm, int vpn, int n)
+/* the reference mapping of vpn just became m (a store became visible) */
+static void truth_set(int vpn, int m, bool rw)
 {
-	for (int v = vpn; v < vpn + n && v < MM_NR_VPN; v++) {
-		int m = mm_ref_lookup(mm, v);
+	if (m == W.cur_map[vpn] && (m < 0 || rw == W.cur_rw[vpn]))
+		return;
+	W.cur_map[vpn] = m;
+	W.cur_rw[vpn] = rw;
+	W.ver[vpn]++;
+	int k = W.nlog[vpn]++ % LOGN;
+	W.log[vpn][k].step = sim_step();
+	W.log[vpn][k].pfn = m;
+}
+
+/* mm_ref_lookup() as it reads once the store of v to p is visible */
+static int lookup_with(struct mm_struct *mm, int vpn, const volatile void *p, u64 v, bool *rw)
+{
+	*rw = false;
+	u64 *pmdp = pmd_entry_ptr(mm, vpn_pmd_index(vpn));
+	u64 pmd = (const volatile void *)pmdp == p ? v : MM_BK_READ(*pmdp);
+	if (!pte_present(pmd))
+		return -1;
+	if (MM_BK_READ(pt_desc(mm, pte_pfn(pmd))->type) != PT_PTE)
+		return -2;
+	u64 *ptep = &pt_va(mm, pte_pfn(pmd))->e[vpn_pte_index(vpn)];
+	u64 pte = (const volatile void *)ptep == p ? v : MM_BK_READ(*ptep);
+	*rw = !!(pte & _PAGE_RW);
+	return pte_present(pte) ? pte_pfn(pte) : -1;
+}
+
+/*
+ * Ground truth follows visibility, not issue: with TSO store buffers a
+ * page-table store issued by a mutator is seen by other CPUs' walkers and
+ * hardware walks only once it leaves the store buffer, which is when the
+ * simulator calls this (before the memory changes).
+ */
+static void on_commit(void *ctx, volatile void *p, unsigned size, u64 v)
+{
+	struct mm_struct *mm = W.mm;
+	int pfn;
+	if (!mm || !pt_pool_owns(&pool, p, &pfn))
+		return;
+	const struct ptdesc *d = &pool.desc[pfn];
+	char what[128];
+	if (d->type == PT_FREE) {
+#ifndef PV_TLB_ASAN
+		snprintf(what, sizeof(what), "a store to table pfn %d became visible after the page was freed", pfn);
+		oracle_table_uaf(what);
+#endif
+		return; /* ASan builds: ASan reports the commit's write itself */
+	}
+	int idx = (int)(((const u8 *)p - (const u8 *)pt_va(mm, pfn)) / sizeof(u64)) % PTRS_PER_TABLE;
+	int first = -1;
+	if (d->type == PT_PMD) {
+		first = idx * PTRS_PER_TABLE;
+	} else if (d->type == PT_PTE) {
+		for (int r = 0; r < PTRS_PER_TABLE; r++) {
+			u64 pmd = MM_BK_READ(*pmd_entry_ptr(mm, r));
+			if (pte_present(pmd) && pte_pfn(pmd) == pfn) {
+				bool rw;
+				int m = lookup_with(mm, r * PTRS_PER_TABLE + idx, p, v, &rw);
+				truth_set(r * PTRS_PER_TABLE + idx, m, rw);
+			}
+		}
+		return;
+	}
+	if (first < 0)
+		return;
+	for (int vpn = first; vpn < first + PTRS_PER_TABLE; vpn++) {
+		bool rw;
+		int m = lookup_with(mm, vpn, p, v, &rw);
 		if (m == -2) {
-			char what[96];
-			snprintf(what, sizeof(what), "vpn %d: a pmd now points at a page that is not a live pte table", v);
+			snprintf(what, sizeof(what), "vpn %d: a pmd now points at a page that is not a live pte table", vpn);
 			oracle_table_uaf(what);
 		}
-		if (m == W.cur_map[v])
-			continue;
-		W.cur_map[v] = m;
-		W.ver[v]++;
-		int k = W.nlog[v]++ % LOGN;
-		W.log[v][k].step = sim_step();
-		W.log[v][k].pfn = m;
+		truth_set(vpn, m, rw);
 	}
 }
 
@@ -256,7 +333,7 @@ static void h_tlb_use(struct mm_struct *mm, int cpu, const struct tlb_entry *e)
 	}
 	if (e->ver < W.flushed_ver[e->vpn]) {
 		snprintf(what, sizeof(what), "vCPU %d used TLB entry vpn %d -> page %d (mapping v%u) after a flush "
-			 "covering mapping v%u returned", cpu, e->vpn, e->pfn, e->ver, W.flushed_ver[e->vpn]);
+			 "or munmap/madvise/mprotect covering mapping v%u returned", cpu, e->vpn, e->pfn, e->ver, W.flushed_ver[e->vpn]);
 		oracle_stale_tlb(what);
 	}
 }
@@ -307,6 +384,11 @@ static bool h_batch_alloc_fails(struct mm_struct *mm)
 	return false;
 }
 
+static bool h_cpumask_alloc_fails(struct mm_struct *mm, int cpu)
+{
+	return W.cpumask_fails;
+}
+
 static bool h_vcpu_running(struct mm_struct *mm, int cpu)
 {
 	return W.running[cpu];
@@ -330,6 +412,12 @@ static bool table_linked(struct mm_struct *mm, int pfn)
 static void on_access(void *ctx, u32 site, const volatile void *p, unsigned size, bool write)
 {
 	int pfn;
+	if ((uintptr_t)p < 4096) {
+		char nul[128];
+		snprintf(nul, sizeof(nul), "vCPU %d %s through a NULL pointer: per-CPU state the flush backend's "
+			 "init never allocated", smp_processor_id(), write ? "stored" : "loaded");
+		oracle_backend_init(nul);
+	}
 	if (!pt_pool_owns(&pool, p, &pfn))
 		return;
 	const struct ptdesc *d = &pool.desc[pfn];
@@ -407,27 +495,89 @@ static void on_event(void *ctx, enum sim_event ev, u8 arg)
 
 /* -------------------------------------------------------------- fibers -- */
 
+/*
+ * A syscall's contract at its return: every translation superseded by the
+ * time it began, and the one in force then if the call changed it, is gone
+ * from every TLB (whoever else is mid-flush).  So from the return on, a TLB
+ * entry older than that counts as stale, as after a flush.
+ */
+static void syscall_range(int lo, int hi, bool enter)
+{
+	struct fiber_state *f = me();
+	/* another mmu_gather in flight at entry or return: overlapping mutators */
+	int pending = MM_BK_READ(W.mm->tlb_flush_pending.counter);
+	if (pending)
+		near_miss(NM_SYSCALL_OVERLAP, (u32)(pending << 5 | enter << 4 | (lo / PTRS_PER_TABLE)));
+	for (int v = lo; v < hi && v < MM_NR_VPN; v++) {
+		if (enter) {
+			f->sys_snap[v] = W.ver[v];
+			continue;
+		}
+		u32 gone = W.ver[v] > f->sys_snap[v] ? f->sys_snap[v] + 1 : f->sys_snap[v];
+		if (gone > W.flushed_ver[v]) {
+			near_miss(NM_SYSCALL_UNFLUSHED, (u32)v);
+			W.flushed_ver[v] = gone;
+		}
+	}
+}
+
+/* the op byte's bit 7: the scheduler wants the CPU at the op's cond_resched() points */
+static bool h_need_resched(struct mm_struct *mm)
+{
+	return W.resched[sim_self() < 0 ? 0 : sim_self()];
+}
+
+static void mutator_op(struct mm_struct *mm, u8 b)
+{
+	W.resched[sim_self()] = b >> 7;
+	int region = (b >> 3) & 3, vpn = (b >> 3) & 15;
+	int lo = region * PTRS_PER_TABLE, hi = lo + PTRS_PER_TABLE;
+	int nr = 1 + ((b >> 5) & 1);
+	switch (b & 7) {
+	case 3:
+		W.fail_next++;
+		/* fall through */
+	case 0:
+		syscall_range(lo, lo + nr * PTRS_PER_TABLE, true);
+		munmap_regions(mm, region, nr);
+		syscall_range(lo, lo + nr * PTRS_PER_TABLE, false);
+		for (int r = region; r < region + nr && r < PTRS_PER_TABLE; r++)
+			mm_map_region(mm, r);
+		break;
+	case 1:
+		syscall_range(vpn, vpn + 1, true);
+		change_pte(mm, vpn);
+		syscall_range(vpn, vpn + 1, false);
+		break;
+	case 2:
+		collapse_region(mm, region, (b >> 5) & 3);
+		break;
+	case 4:
+	case 6:
+		syscall_range(lo, hi, true);
+		madvise_dontneed(mm, region);
+		syscall_range(lo, hi, false);
+		if ((b & 7) == 6)
+			mm_map_region(mm, region); /* the task touches it again */
+		break;
+	case 5:
+	case 7: {
+		bool ro = !(W.prot_ro >> region & 1);
+		W.prot_ro ^= (u8)(1u << region);
+		syscall_range(lo, hi, true);
+		mprotect_region(mm, region, !ro);
+		syscall_range(lo, hi, false);
+		break;
+	}
+	}
+}
+
 static void mutator_fiber(void *arg)
 {
 	struct mm_struct *mm = W.mm;
+	int m = *(int *)arg;
 	for (int i = 0; i < W.mut_ops; i++) {
-		u8 b = W.mut_op[i];
-		int region = (b >> 2) & 3, vpn = (b >> 2) & 15;
-		switch (b & 3) {
-		case 3:
-			W.fail_next++;
-			/* fall through */
-		case 0:
-			unmap_region(mm, region, true);
-			mm_map_region(mm, region);
-			break;
-		case 1:
-			change_pte(mm, vpn);
-			break;
-		case 2:
-			collapse_region(mm, region, (b >> 4) & 7);
-			break;
-		}
+		mutator_op(mm, W.mut_op[m][i]);
 		rcu_quiescent_state(mm);
 	}
 	/*
@@ -437,7 +587,8 @@ static void mutator_fiber(void *arg)
 	synchronize_rcu(mm);
 	for (int k = 0; k < 4; k++)
 		cond_resched();
-	W.mutator_done = true;
+	W.mutators_left--;
+	rcu_idle_enter(mm); /* this vCPU now idles: an extended quiescent state */
 }
 
 /* a walk; the caller then uses the pinned pages (I/O: it gives way) for `hold` rounds */
@@ -480,7 +631,7 @@ static void worker_op(struct mm_struct *mm, u8 b)
 		walk_op(mm, vpn, hold);
 		break;
 	case 1:
-		mm_user_access(mm, vpn, false);
+		mm_user_access(mm, vpn, b >> 6 & 1);
 		break;
 	case 2:
 		enter_lazy_tlb(mm);
@@ -520,7 +671,7 @@ static void worker_fiber(void *arg)
 	bool idle_lazy = (last & 3) == 2;
 	if (idle_lazy)
 		enter_lazy_tlb(mm); /* the idle task runs lazily on the old mm */
-	while (!W.mutator_done) {
+	while (W.mutators_left) {
 		if (idle_lazy)
 			for (int r = 0; r < PTRS_PER_TABLE; r++)
 				mm_speculative_walk(mm, r * PTRS_PER_TABLE);
@@ -536,8 +687,7 @@ static void worker_fiber(void *arg)
 
 /* ------------------------------------------------------------ scenario -- */
 
-void tlb_scenario_run(const struct tlb_flush_ops *flush, const struct tlb_free_ops *free,
-		      const struct walker_ops *walker, const char *label, struct fdp *in)
+void tlb_scenario_run(const struct tlb_roles *roles, const char *label, struct fdp *in)
 {
 	static bool once;
 	if (!once) {
@@ -551,11 +701,12 @@ void tlb_scenario_run(const struct tlb_flush_ops *flush, const struct tlb_free_o
 	}
 	struct sim_config cfg = { 0 };
 	/*
-	 * Only the schedule kind comes from the mode byte: ground truth is
-	 * taken when a page-table store issues, so TSO store buffers (which
-	 * would make it visible later) stay off here (docs/tlb-gaps.md).
+	 * The mode byte picks the schedule kind and x86-TSO store buffers:
+	 * ground truth follows a store's visibility (on_commit), so only the
+	 * kernel's own fences keep mainline clean.
 	 */
-	cfg.mode = fdp_u8(in, 0) & SIM_MODE_SPARSE;
+	u8 mode = fdp_u8(in, 0);
+	cfg.mode = mode & (SIM_MODE_SPARSE | SIM_MODE_TSO);
 	u8 shape = fdp_u8(in, 0x15);
 	u8 fail = fdp_u8(in, 0);
 	cfg.nr_cpus = 2 + (shape & 3) % 3;
@@ -564,6 +715,7 @@ void tlb_scenario_run(const struct tlb_flush_ops *flush, const struct tlb_free_o
 	cfg.on_exit = on_exit;
 	cfg.on_host_preempt = on_host_preempt;
 	cfg.on_access = on_access;
+	cfg.on_commit = on_commit;
 	cfg.variant = label;
 
 	memset(&W, 0, sizeof(W));
@@ -571,14 +723,18 @@ void tlb_scenario_run(const struct tlb_flush_ops *flush, const struct tlb_free_o
 	W.nr_cpus = cfg.nr_cpus;
 	W.mut_ops = 1 + ((shape >> 2) & 3);
 	W.work_ops = 1 + ((shape >> 4) & 3);
+	W.mutators = 1 + ((shape >> 6) & 1);
+	W.mutators_left = W.mutators;
 	W.fail_mask = fail;
+	W.cpumask_fails = mode >> 7;
 	for (int c = 0; c < MM_MAX_CPUS; c++)
 		W.running[c] = true;
 	for (int v = 0; v < MM_NR_VPN; v++)
 		W.cur_map[v] = -1;
 	/* every op byte at a fixed offset, whatever the schedule */
-	for (int i = 0; i < W.mut_ops; i++)
-		W.mut_op[i] = fdp_u8(in, 0);
+	for (int m = 0; m < 2; m++)
+		for (int i = 0; i < W.mut_ops; i++)
+			W.mut_op[m][i] = fdp_u8(in, 0);
 	for (int c = 1; c < W.nr_cpus; c++)
 		for (int i = 0; i < W.work_ops; i++)
 			W.work_op[c][i] = fdp_u8(in, 0);
@@ -587,26 +743,34 @@ void tlb_scenario_run(const struct tlb_flush_ops *flush, const struct tlb_free_o
 	pt_pool_reset(&pool);
 
 	W.hooks = (struct mm_hooks){
-		.mapping_changed = h_mapping_changed, .ref_version = h_ref_version,
+		.ref_version = h_ref_version, /* the mapping itself: on_commit */
 		.table_ref = h_table_ref, .section = h_section, .grab = h_grab, .ipi = h_ipi,
 		.quiescent = h_quiescent, .flush_begin = h_flush_begin, .flush_end = h_flush_end,
 		.tlb_use = h_tlb_use, .psc_use = h_psc_use, .page_freed = h_page_freed,
 		.discard = h_discard, .batch_alloc_fails = h_batch_alloc_fails,
-		.vcpu_running = h_vcpu_running,
+		.vcpu_running = h_vcpu_running, .need_resched = h_need_resched,
+		.cpumask_alloc_fails = h_cpumask_alloc_fails,
 	};
 	struct mm_struct *mm = sim_shared_alloc(sizeof(*mm), 64);
 	W.mm = mm;
-	mm->flush = flush;
-	mm->free = free;
-	mm->walker = walker;
+	mm->flush = roles->flush;
+	mm->free = roles->free;
+	mm->walker = roles->walker;
+	mm->mut = roles->mutator;
 	if (mm_init(mm, cfg.nr_cpus, &pool_ops, &W.hooks) < 0)
 		return;
+	mm_guest_init(mm); /* boot: the backend installs itself, or native stays */
 	for (int r = 0; r < PTRS_PER_TABLE; r++)
 		mm_map_region(mm, r);
 
-	sim_pin(sim_spawn("mutator", mutator_fiber, NULL, 0, true));
+	/* mutator m on vCPU m, workers on the others */
+	static const char *const mnames[] = { "mutator", "mutator1" };
+	for (int m = 0; m < W.mutators; m++) {
+		W.mut_arg[m] = m;
+		sim_pin(sim_spawn(mnames[m], mutator_fiber, &W.mut_arg[m], m, true));
+	}
 	static const char *const names[] = { "cpu0", "worker1", "worker2", "worker3" };
-	for (int c = 1; c < cfg.nr_cpus; c++) {
+	for (int c = W.mutators; c < cfg.nr_cpus; c++) {
 		W.cpu_arg[c] = c;
 		sim_pin(sim_spawn(names[c], worker_fiber, &W.cpu_arg[c], c, true));
 	}

@@ -66,6 +66,20 @@ __noinline void oracle_notification(const char *what)
 	pv_oracle_fail("notification", "%s (CO11)", what);
 }
 
+/* CO5 where the kernel's own value is known: a page that claims another. */
+__noinline void oracle_continuity_vs(const char *what, u64 kernel, u64 claim)
+{
+	pv_oracle_fail("continuity", "%s: the kernel's %" PRIu64 ", the page's %" PRIu64 " (CO5)",
+		       what, kernel, claim);
+}
+
+/* CO8 for a value that is not a clock reading of the simulator's true time. */
+__noinline void oracle_plausibility_vs(const char *what, u64 value, u64 lo, u64 hi_)
+{
+	pv_oracle_fail("plausibility", "%s: %" PRIu64 " outside [%" PRIu64 ", %" PRIu64 "] (CO8)",
+		       what, value, lo, hi_);
+}
+
 __noinline void oracle_ownership(const char *what)
 {
 	pv_oracle_fail("ownership", "%s (CO13)", what);

@@ -19,6 +19,8 @@ struct pv_finding {
 	char oracle[48];
 	char detail[256];
 	u64 trace_hash;
+	u64 step;
+	s64 violation_seq; /* the violating access in the trace (sim.h), or -1 */
 };
 extern struct pv_finding pv_last_finding;
 extern bool pv_report_quiet; /* replays after the first: no report text */
@@ -87,6 +89,20 @@ void oracle_flag_coherence(const char *what);
 void oracle_fallback(const char *what);
 void oracle_writer_discipline(const char *what);
 void oracle_notification(const char *what);
+/* The same oracles with the kernel's value named (the perf page). */
+void oracle_continuity_vs(const char *what, u64 kernel, u64 claim);
+void oracle_plausibility_vs(const char *what, u64 value, u64 lo, u64 hi);
+
+/* ---- TSC frequency, hotplug, nesting (src/oracle/tsc_oracles.c) ---- */
+/* CO12: a read used parameters made for a slower TSC than the one it read */
+void oracle_rate(const char *what);
+/* does a kvmclock (mul, shift) run guest time fast on a TSC of rate ticks/step?  *ppm: by how much */
+bool kvmclock_scale_runs_fast(u32 mul, s8 shift, u32 rate, u64 *ppm);
+/* a guest CPU has no kvmclock record of its own (CLK-21) */
+void oracle_layout(const char *what);
+/* code under test broke a kernel context rule (sleeping or returning atomic) */
+void oracle_kernel_discipline(const char *what);
+
 /* CO13: a store to shared clock memory by a party that does not own it then */
 void oracle_ownership(const char *what);
 /* CO14: after a host operation returned, a clock read disagrees with its documented effect */
@@ -101,5 +117,6 @@ void oracle_walker_linearizable(const char *what);
 void oracle_stale_psc(const char *what);
 void oracle_refcount_zero(const char *what);
 void oracle_irq_discipline(const char *what);
+void oracle_backend_init(const char *what);
 
 #endif

@@ -41,3 +41,9 @@ __noinline void oracle_irq_discipline(const char *what)
 {
 	pv_oracle_fail("irq_discipline", "%s (TO6)", what);
 }
+
+/* TO7: a flush backend uses per-CPU state its boot-time init never set up */
+__noinline void oracle_backend_init(const char *what)
+{
+	pv_oracle_fail("backend_init", "%s (TO7)", what);
+}

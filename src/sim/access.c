@@ -70,7 +70,9 @@ void sim_commit(const struct sim_pending *e)
 	if (g_sim.cfg.on_commit) {
 		commit_fiber = (int)e->fiber - 1;
 		commit_host = e->host;
+		sim_trace_commit_begin(e); /* an oracle in the hook names this store */
 		g_sim.cfg.on_commit(g_sim.cfg.ctx, e->p, e->size, e->v);
+		sim_trace_commit_end();
 		commit_fiber = -1;
 		commit_host = true;
 	}
@@ -90,6 +92,7 @@ void sim_sb_drain(int cpu, int n)
 	struct sim_cpu *c = &g_sim.cpu[cpu];
 	while (n-- > 0 && c->nsb > 0) {
 		sim_commit(&c->sb[0]);
+		sim_trace_drain(&c->sb[0]);
 		memmove(&c->sb[0], &c->sb[1], (size_t)(c->nsb - 1) * sizeof(c->sb[0]));
 		c->nsb--;
 	}
@@ -138,6 +141,17 @@ static u64 forward(const volatile void *p, unsigned size, u64 v)
 	}
 	memcpy(&v, out, 8);
 	return v;
+}
+
+u64 sim_last_tsc_step(void)
+{
+	return g_sim.cur < 0 ? g_sim.step : sim_cur()->last_tsc_step;
+}
+
+u64 sim_peek(const volatile void *p, unsigned size)
+{
+	u64 v = mem_read(p, size);
+	return g_sim.cur < 0 ? v : forward(p, size, v);
 }
 
 static void op_seen(struct sim_fiber *f, const volatile void *p, unsigned size, u64 v)
@@ -195,6 +209,7 @@ void sim_commit_plain(struct sim_fiber *f)
 	for (int i = 0; i < f->nplain; i++) {
 		sim_point();
 		store_issue(&f->plain[i]);
+		sim_trace_at(f->plain[i].p, f->plain[i].size);
 		sim_trace(SIM_OP_COMMIT, f->plain[i].site, NULL, f->plain[i].v);
 	}
 	f->nplain = 0;
@@ -218,8 +233,10 @@ u64 pvsim_load(struct pv_site *s, const volatile void *p, unsigned size)
 	if (g_sim.cur < 0)
 		return mem_read(p, size);
 	sim_point();
-	if (g_sim.cfg.on_access)
+	if (g_sim.cfg.on_access) {
+		sim_trace_access(SIM_OP_LOAD, s, p, size, 0);
 		g_sim.cfg.on_access(g_sim.cfg.ctx, sim_site_id(s), p, size, false);
+	}
 	struct sim_fiber *f = sim_cur();
 	if (f->nhoist < SIM_HOIST)
 		f->hoist[f->nhoist++] = sim_cpu_tsc_now(f->cpu);
@@ -239,6 +256,7 @@ u64 pvsim_load(struct pv_site *s, const volatile void *p, unsigned size)
 			h ^= 0x27d4eb2fu;
 		pv_feature_hit(h ^ (h >> 15));
 	}
+	sim_trace_at(p, size);
 	sim_trace(SIM_OP_LOAD, s, NULL, v);
 	return v;
 }
@@ -263,6 +281,7 @@ void pvsim_store(struct pv_site *s, volatile void *p, unsigned size, u64 v)
 		const u8 *a = (const u8 *)f->plain[i].p, *b = (const u8 *)p;
 		if (a < b + size && b < a + f->plain[i].size) {
 			store_issue(&f->plain[i]);
+			sim_trace_at(f->plain[i].p, f->plain[i].size);
 			sim_trace(SIM_OP_COMMIT, f->plain[i].site, NULL, f->plain[i].v);
 			for (int j = i + 1; j < f->nplain; j++)
 				f->plain[j - 1] = f->plain[j];
@@ -271,9 +290,12 @@ void pvsim_store(struct pv_site *s, volatile void *p, unsigned size, u64 v)
 			i++;
 		}
 	}
-	if (g_sim.cfg.on_access)
+	if (g_sim.cfg.on_access) {
+		sim_trace_access(SIM_OP_STORE, s, p, size, v);
 		g_sim.cfg.on_access(g_sim.cfg.ctx, sim_site_id(s), p, size, true);
+	}
 	store_issue(&e);
+	sim_trace_at(p, size);
 	sim_trace(SIM_OP_STORE, s, NULL, v);
 }
 
@@ -299,7 +321,8 @@ void pvsim_memcpy(struct pv_site *s, volatile void *dst, const void *src, size_t
 		chunk[nc++].len = (u8)len;
 		off += len;
 	}
-	u8 order = fdp_tail_u8(g_sim.in, 0);
+	/* a copy within one 8-byte word (a plain field store) has no order to choose */
+	u8 order = nc > 1 ? fdp_tail_u8(g_sim.in, 0) : 0;
 	size_t start = (order & 0x7f) % nc;
 	struct sim_fiber *f = sim_cur();
 	for (size_t k = 0; k < nc; k++) {
@@ -314,6 +337,7 @@ void pvsim_memcpy(struct pv_site *s, volatile void *dst, const void *src, size_t
 			f->plain[f->nplain++] = e;
 		else
 			store_issue(&e);
+		sim_trace_at(e.p, e.size);
 		sim_trace(SIM_OP_COPY, s, NULL, e.v);
 	}
 }
@@ -339,6 +363,7 @@ u64 pvsim_rdtsc(struct pv_site *s, bool ordered)
 	sim_point();
 	struct sim_fiber *f = sim_cur();
 	u64 v = sim_cpu_tsc_now(f->cpu);
+	f->last_tsc_step = g_sim.step;
 	if (ordered)
 		hoist_reset(f);
 	else if ((g_sim.cfg.mode & SIM_MODE_HOIST) && f->nhoist)
@@ -362,8 +387,10 @@ u64 pvsim_rmw(struct pv_site *s, volatile void *p, unsigned size, enum pvsim_rmw
 		sim_point();
 		sim_sb_drain(f->cpu, SIM_SB_SIZE); /* locked op */
 		hoist_reset(f);
-		if (g_sim.cfg.on_access)
+		if (g_sim.cfg.on_access) {
+			sim_trace_access(SIM_OP_RMW, s, p, size, 0);
 			g_sim.cfg.on_access(g_sim.cfg.ctx, sim_site_id(s), p, size, true);
+		}
 	}
 	u64 old = mem_read(p, size), nv = old;
 	u64 mask = size == 8 ? ~0ULL : ((1ULL << (size * 8)) - 1);
@@ -376,8 +403,10 @@ u64 pvsim_rmw(struct pv_site *s, volatile void *p, unsigned size, enum pvsim_rmw
 	}
 	struct sim_pending e = { p, nv & mask, (u8)size, s, (u8)(g_sim.cur + 1), issued_by_host() };
 	sim_commit(&e);
-	if (g_sim.cur >= 0)
+	if (g_sim.cur >= 0) {
+		sim_trace_at(p, size);
 		sim_trace(SIM_OP_RMW, s, NULL, nv & mask);
+	}
 	return old;
 }
 
@@ -435,16 +464,15 @@ void pvsim_cpu_relax(struct pv_site *s)
 }
 
 /* A VM exit runs the host model synchronously on the exiting vCPU, as KVM does. */
-u64 pv_vm_exit(enum pv_exit_reason reason, u64 a0, u64 a1)
+u64 pvsim_vm_exit(struct pv_site *s, enum pv_exit_reason reason, u64 a0, u64 a1)
 {
-	static struct pv_site site = { __FILE__, "vm-exit", __LINE__, 0 };
 	if (g_sim.cur < 0 || !g_sim.cfg.on_exit)
 		return (u64)-1;
 	sim_point();
 	struct sim_fiber *f = sim_cur();
 	sim_sb_drain(f->cpu, SIM_SB_SIZE); /* VM exits serialise */
 	hoist_reset(f);
-	sim_trace(SIM_OP_EXIT, &site, NULL, ((u64)reason << 32) | (u32)a0);
+	sim_trace(SIM_OP_EXIT, s, NULL, ((u64)reason << 32) | (u32)a0);
 	/* the vCPU is in the host until the handler returns: its other tasks wait */
 	int cpu = f->cpu;
 	f->in_exit = true;

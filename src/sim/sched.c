@@ -25,9 +25,27 @@ struct sim_state g_sim;
 struct fiber_ctx g_main_ctx;
 enum sim_fail_mode sim_fail_mode = SIM_FAIL_ABORT;
 
+static bool idle_takes_ipi(const struct sim_fiber *f);
+
+static bool in_atomic_section(const struct sim_fiber *f)
+{
+	return !f->done && (f->preempt_count > 0 || f->irq_off || f->in_ipi);
+}
+
+/* cpu_exclusive: another task of f's CPU is inside an atomic section. */
+static bool cpu_held_by_other(const struct sim_fiber *f)
+{
+	for (int i = 0; i < g_sim.nf; i++) {
+		const struct sim_fiber *g = &g_sim.f[i];
+		if (g != f && g->cpu == f->cpu && (in_atomic_section(g) || (g->holds_cpu && !g->done)))
+			return true;
+	}
+	return false;
+}
+
 static bool runnable(const struct sim_fiber *f)
 {
-	if (f->done)
+	if (f->done && !idle_takes_ipi(f))
 		return false;
 	if (f->wake_at > g_sim.step)
 		return false;
@@ -36,7 +54,33 @@ static bool runnable(const struct sim_fiber *f)
 	if (f->guest && g_sim.cpu[f->cpu].preempt_owner &&
 	    g_sim.cpu[f->cpu].preempt_owner != (int)(f - g_sim.f) + 1)
 		return false; /* another task has this CPU with preemption off */
+	if (g_sim.cfg.cpu_exclusive && cpu_held_by_other(f))
+		return false;
 	return !g_sim.cpu[f->cpu].preempted;
+}
+
+/*
+ * A vCPU whose guest tasks have all finished is idle, and the idle loop
+ * takes interrupts: the first finished guest task of that vCPU stands in
+ * for its idle task while an IPI is pending there (or its handler runs).
+ * Nothing changes for a vCPU that still has a live guest task, or that has
+ * no IPI queued: runs that never send one to an idle vCPU replay as before.
+ */
+static bool idle_takes_ipi(const struct sim_fiber *f)
+{
+	if (!f->guest)
+		return false;
+	if (f->in_ipi)
+		return true;
+	const struct sim_cpu *c = &g_sim.cpu[f->cpu];
+	if (!c->nipi || g_sim.step < c->ipi_hold_until)
+		return false;
+	for (int i = 0; i < g_sim.nf; i++) {
+		const struct sim_fiber *o = &g_sim.f[i];
+		if (o->guest && o->cpu == f->cpu && (!o->done || o < f))
+			return false; /* a live task takes it, or an earlier idle stand-in */
+	}
+	return true;
 }
 
 /* ---------------------------------------------------------------- TSC -- */
@@ -322,7 +366,7 @@ static bool migrate(struct sim_fiber *f, int cpu)
 	sim_sb_drain(f->cpu, SIM_SB_SIZE); /* a context switch is a full barrier */
 	f->cpu = cpu;
 	f->nhoist = 0;
-	sim_trace(SIM_OP_EVENT, NULL, "migrate", (u64)cpu);
+	sim_trace_event_of((int)(f - g_sim.f), "migrate", (u64)cpu);
 	return true;
 }
 
@@ -349,6 +393,60 @@ static void migrate_back_due(void)
 		if (f->return_at && g_sim.step >= f->return_at && migrate(f, f->return_cpu))
 			f->return_at = 0;
 	}
+}
+
+void sim_move_task(int fiber, int cpu)
+{
+	struct sim_fiber *f = &g_sim.f[fiber];
+	cpu %= g_sim.cfg.nr_cpus;
+	if (!f->guest || f->done || f->cpu == cpu)
+		return;
+	sim_sb_drain(f->cpu, SIM_SB_SIZE); /* a context switch is a full barrier */
+	f->cpu = cpu;
+	f->nhoist = 0;
+	f->return_at = 0;
+	f->moved = g_sim.cfg.on_task_interrupted != NULL;
+	f->sched_in = f->moved;
+	sim_trace(SIM_OP_EVENT, NULL, "move-task", ((u64)fiber << 8) | (u64)cpu);
+}
+
+void sim_hold_cpu(bool hold)
+{
+	if (g_sim.cur >= 0)
+		sim_cur()->holds_cpu = hold;
+}
+
+int sim_task_cpu(int fiber)
+{
+	return fiber >= 0 && fiber < g_sim.nf ? g_sim.f[fiber].cpu : -1;
+}
+
+bool sim_cpu_irqs_on(int cpu)
+{
+	for (int i = 0; i < g_sim.nf; i++)
+		if (g_sim.f[i].cpu == cpu && !g_sim.f[i].done && (g_sim.f[i].irq_off || g_sim.f[i].in_ipi))
+			return false;
+	return true;
+}
+
+bool sim_cpu_quiescent(int cpu)
+{
+	for (int i = 0; i < g_sim.nf; i++)
+		if (g_sim.f[i].cpu == cpu && in_atomic_section(&g_sim.f[i]))
+			return false;
+	return true;
+}
+
+void sim_atomically(void (*fn)(void *arg), void *arg)
+{
+	int cur = g_sim.cur;
+	if (cur >= 0) {
+		sim_commit_plain(sim_cur());
+		sim_sb_drain(sim_cur()->cpu, SIM_SB_SIZE);
+	}
+	g_sim.cur = -1;
+	fn(arg);
+	g_sim.cur = cur;
 }
 
 void sim_host_preempt(int cpu, u32 steps)
@@ -435,6 +533,47 @@ void sim_point(void)
 	reschedule(false);
 	if (g_sim.nipi) /* an interrupt is taken between two instructions */
 		sim_ipi_poll();
+	if (sim_cur()->moved)
+		sim_task_interrupted();
+}
+
+/*
+ * Whether the scenario's hook may run now.  Never in an interrupt handler or
+ * an IRQ-off section: later, on the way out.  Inside the hook itself only for
+ * a move: the task was scheduled in on another CPU, and the scheduler's
+ * sched-in work (kvm_sched_in, say) runs there before the task's next
+ * instruction even when that instruction belongs to the hook's own host code
+ * (a VM exit being handled when the CPU went down).  Deferring it to the end
+ * of the hook would let that code finish on the new CPU as if nothing had
+ * happened.  An IPI taken inside the hook is handled once the hook returns.
+ */
+static bool hook_may_run(const struct sim_fiber *f)
+{
+	if (f->in_ipi || f->irq_off)
+		return false;
+	return !f->in_hook || (f->sched_in && !f->preempt_count);
+}
+
+/*
+ * The current task was interrupted (IPIs, a move): the scenario's hook runs
+ * before the task's next instruction.  The hook's own steps may be
+ * interrupted again; an IPI reruns the hook after it returns, a move runs it
+ * nested at once (hook_may_run()).
+ */
+void sim_task_interrupted(void)
+{
+	struct sim_fiber *f = sim_cur();
+	if (!g_sim.cfg.on_task_interrupted)
+		return;
+	f->moved = true;
+	while (f->moved && hook_may_run(f)) {
+		bool nested = f->in_hook;
+		f->moved = false;
+		f->sched_in = false;
+		f->in_hook = true;
+		g_sim.cfg.on_task_interrupted(g_sim.cfg.ctx, f->cpu);
+		f->in_hook = nested;
+	}
 }
 
 void sim_demote(void)
@@ -474,8 +613,16 @@ static void fiber_main(void *arg)
 			g_sim.stopped = 0;
 		}
 	}
+	/*
+	 * A finished guest task becomes its vCPU's idle loop: it is switched
+	 * back to only to take an IPI (idle_takes_ipi), then gives way again.
+	 */
+	while (f->guest) {
+		reschedule(false);
+		sim_ipi_poll();
+	}
 	reschedule(true);
-	abort(); /* unreachable: nobody switches back to a finished fiber */
+	abort(); /* unreachable: nobody switches back to a finished host fiber */
 }
 
 void sim_run(void)

@@ -7,6 +7,8 @@
 #ifndef PVFUZZ_SIM_H
 #define PVFUZZ_SIM_H
 
+#include <stdio.h>
+
 #include "pvfuzz/compat.h"
 #include "sim/fdp.h"
 
@@ -71,6 +73,23 @@ struct sim_config {
 	 * page-table page) at the exact instant of the access.
 	 */
 	void (*on_access)(void *ctx, u32 site, const volatile void *p, unsigned size, bool write);
+	/*
+	 * Host-kernel CPUs (scenarios that put several kernel tasks on one
+	 * CPU: a vCPU thread, a cpufreq notifier, a kworker): while one task is
+	 * inside a preempt-disabled, IRQ-off or IPI-handler section, no other
+	 * task of its CPU runs, as on a real CPU.  Off: tasks interleave freely.
+	 */
+	bool cpu_exclusive;
+	/*
+	 * A task was interrupted: it took IPIs or sim_move_task() moved it.
+	 * Called on the task's own fiber before it resumes; for a vCPU in guest
+	 * mode that is a VM exit, so the host can process requests before the
+	 * guest's next instruction (KVM's kick, kvm_sched_in on a new CPU).
+	 * A move runs it at once even while the hook itself runs (nested: the
+	 * sched-in on the new CPU comes before the hook's next instruction); an
+	 * IPI taken inside the hook reruns it after the hook returns.
+	 */
+	void (*on_task_interrupted)(void *ctx, int cpu);
 	void *ctx;
 	const char *variant;   /* for reports */
 	/*
@@ -129,8 +148,38 @@ void sim_feature(u32 h);
 void sim_host_preempt(int cpu, u32 steps);
 /* IPIs to vCPU cpu wait until `steps` more steps have passed (delivery timing). */
 void sim_ipi_hold(int cpu, u32 steps);
+/*
+ * A device, timer or PMU interrupt on vCPU cpu, raised from any fiber or hook
+ * (no scheduling point, no ack): fn(info) runs like an IPI handler, on the
+ * guest task running there, at its next IRQ-enabled scheduling point.  The
+ * handler's loads and TSC reads are not the interrupted task's operation
+ * (sim_op_seen, sim_op_tscs), and the return from it is serialising.
+ */
+void sim_raise_irq(int cpu, smp_call_func_t fn, void *info);
 /* The guest task currently running on vCPU cpu is inside an IPI handler. */
 bool sim_in_ipi(void);
+/*
+ * CPU hotplug: move a task to another CPU whatever its pinning (the
+ * scheduler pushes tasks off a dying CPU; work_on_cpu runs on its CPU).
+ * The task must not be inside an atomic section.
+ */
+void sim_move_task(int fiber, int cpu);
+/*
+ * cpu_exclusive: the current task keeps its CPU (a vCPU in guest mode runs
+ * until an interrupt or its own exit; other tasks of the CPU wait).
+ */
+void sim_hold_cpu(bool hold);
+/* The CPU a task is on (fiber ids as sim_spawn returned them). */
+int sim_task_cpu(int fiber);
+/* cpu can take an interrupt now: no task of it has IRQs off or is in a handler. */
+bool sim_cpu_irqs_on(int cpu);
+/* No task of cpu is inside a preempt-disabled, IRQ-off or IPI section. */
+bool sim_cpu_quiescent(int cpu);
+/*
+ * Runs fn(arg) with every other task stopped and no scheduling point inside
+ * (compat primitives are plain accesses): stop_machine's take_cpu_down.
+ */
+void sim_atomically(void (*fn)(void *arg), void *arg);
 
 /*
  * Inside on_commit: who issued the store being committed - its fiber (-1:
@@ -157,6 +206,14 @@ u64 sim_op_start_step(void);         /* step at which the current fiber's op beg
 bool sim_op_seen(const volatile void *p, unsigned size, u64 *v);
 /* The same, and the step of that load (to tell which record was read last). */
 bool sim_op_seen_at(const volatile void *p, unsigned size, u64 *v, u64 *step);
+/*
+ * What the current task would load from p now (its own buffered stores
+ * forwarded), without a scheduling point or a trace line: scenario code
+ * looking at protocol state.
+ */
+u64 sim_peek(const volatile void *p, unsigned size);
+/* The step at which the current task last read its TSC. */
+u64 sim_last_tsc_step(void);
 /* The TSC values the current op read, oldest first. */
 int sim_op_tscs(const u64 **tscs);
 int sim_nr_cpus(void);
@@ -172,6 +229,24 @@ void sim_host_write(volatile void *p, const void *src, size_t n); /* setup, no s
 extern int sim_trace_live;           /* print every step as it happens */
 u64 sim_trace_hash(void);
 void sim_trace_dump_tail(int n);     /* the last n steps, for reports */
+void sim_trace_print_header(FILE *out);
+/*
+ * The violating access of a finding, as a trace sequence number (-1: none):
+ * the access an oracle fired on inside a hook (appended to the trace, not
+ * hashed), else the running fiber's last access.  Marks it in the trace.
+ */
+s64 sim_trace_violation(void);
+/* Keep every record of a run (up to cap) for sim_trace_write_json; 0: off. */
+void sim_trace_log_enable(u64 cap);
+/*
+ * JSON members (no braces): records_total, records_lost, the violation's
+ * analysis (violation_seq, window_from_step, raced_seq) if there was one,
+ * and the records.
+ */
+void sim_trace_write_json(FILE *out);
+void sim_trace_print_rec(FILE *out, s64 seq);       /* one trace line */
+void sim_json_str(FILE *out, const char *s);        /* a JSON string literal */
+void sim_trace_write_site_json(FILE *out, s64 seq); /* one record, or null */
 
 /* ---- how a failed oracle ends the run ---- */
 enum sim_fail_mode { SIM_FAIL_ABORT, SIM_FAIL_RECORD };

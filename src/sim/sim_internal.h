@@ -37,6 +37,11 @@ struct sim_fiber {
 	u64 return_at;  /* ... at this step (0: none pending) */
 	bool in_ipi;    /* running an IPI handler (hard-IRQ context) */
 	bool pinned;    /* never migrated (a per-CPU task) */
+	bool moved;     /* interrupted or moved: on_task_interrupted before it resumes */
+	bool in_hook;   /* running on_task_interrupted */
+	bool sched_in;  /* moved to another CPU: the hook is a sched-in there */
+	u64 last_tsc_step; /* step of its last TSC read */
+	bool holds_cpu; /* cpu_exclusive: no other task of its CPU runs (a vCPU in guest mode) */
 	int prio;
 	u64 own_steps;
 	int preempt_count;
@@ -67,6 +72,7 @@ struct sim_ipi {
 	smp_call_func_t func;
 	void *info;
 	int *pending; /* the sender's ack counter, or NULL (no wait) */
+	bool irq;     /* sim_raise_irq(): an interrupt, not a cross call */
 };
 
 struct sim_cpu {
@@ -133,6 +139,7 @@ static inline struct sim_fiber *sim_cur(void)
 /* sched.c */
 void sim_point(void);              /* one scheduling point of the current fiber */
 void sim_demote(void);             /* spin-loop head: a PCT change point */
+void sim_task_interrupted(void);   /* run on_task_interrupted for the current task */
 u64 sim_cpu_tsc_now(int cpu);
 /* ipi.c: deliver pending IPIs to the current fiber if it can take them */
 void sim_ipi_poll(void);
@@ -145,6 +152,16 @@ void sim_commit(const struct sim_pending *e);
 u32 sim_site_id(struct pv_site *s);
 void sim_trace(enum sim_op op, struct pv_site *site, const char *note, u64 value);
 void sim_trace_reset(void);
+/* an event about another fiber than the running one (hashed as sim_trace) */
+void sim_trace_event_of(int fiber, const char *note, u64 value);
+/* the bytes the next traced access touched (not hashed) */
+void sim_trace_at(const volatile void *p, unsigned size);
+/* an access in flight: announced before a hook sees it (trace.c's head comment) */
+void sim_trace_access(enum sim_op op, struct pv_site *s, const volatile void *p, unsigned size,
+		      u64 value);
+void sim_trace_commit_begin(const struct sim_pending *e);
+void sim_trace_commit_end(void);
+void sim_trace_drain(const struct sim_pending *e); /* a buffered store becomes visible */
 void pv_feature_hit(u32 h);
 
 #endif

@@ -82,6 +82,39 @@ static void test_entries(void)
 			}
 		}
 	}
+	for (int i = 0; i < n; i++) {
+		const struct pv_variant *v = pv_variant_at(i);
+		if (!v->safe_with)
+			continue;
+		CHECK(v->expect && strcmp(v->expect, "safe"), "%s: safe_with on a safe variant", v->name);
+		char buf[512];
+		snprintf(buf, sizeof(buf), "%s", v->safe_with);
+		for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			const struct pv_variant *o = pv_variant_find(t);
+			CHECK(o, "%s: safe_with names unknown '%s'", v->name, t);
+			if (!o)
+				continue;
+			CHECK(o->protocol == v->protocol && o->role != v->role,
+			      "%s: safe_with %s is of another protocol or the same role", v->name, t);
+			CHECK(!v->partner || strcmp(v->partner, t), "%s: its partner %s is in safe_with",
+			      v->name, t);
+			CHECK(pv_variant_safe_with(v, o), "%s: pv_variant_safe_with(%s) false", v->name, t);
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		const struct pv_variant *v = pv_variant_at(i), *f;
+		if (!v->fixed)
+			continue;
+		f = pv_variant_find(v->fixed);
+		CHECK(f, "%s: fixed names unknown '%s'", v->name, v->fixed);
+		if (!f)
+			continue;
+		CHECK(v->expect && strcmp(v->expect, "safe"), "%s: fixed on a safe variant", v->name);
+		CHECK(f->expect && !strcmp(f->expect, "safe"), "%s: fixed %s is not safe", v->name, f->name);
+		CHECK(f->protocol == v->protocol && f->role == v->role,
+		      "%s: fixed %s is of another protocol or role", v->name, f->name);
+		CHECK(pv_variant_fixed(v) == f, "%s: pv_variant_fixed() ignores .fixed", v->name);
+	}
 	CHECK(pv_variant_find("no_such_variant") == NULL, "find() invents a variant");
 	CHECK(pv_variant_at(-1) == NULL && pv_variant_at(n) == NULL, "at() out of range");
 }
@@ -110,6 +143,14 @@ static void test_mainlines(void)
 			}
 		}
 	CHECK(!strcmp(pv_protocol_name(PV_NR_PROTOCOLS), "?"), "protocol name out of range");
+	for (int p = 0; p < PV_NR_PROTOCOLS; p++) {
+		enum pv_protocol q;
+		CHECK(strcmp(pv_protocol_name((enum pv_protocol)p), "?") &&
+			      strcmp(pv_protocol_target((enum pv_protocol)p), "?"),
+		      "protocol %d has no name or target", p);
+		CHECK(pv_protocol_by_name(pv_protocol_name((enum pv_protocol)p), &q) && (int)q == p,
+		      "pv_protocol_by_name(%s)", pv_protocol_name((enum pv_protocol)p));
+	}
 	CHECK(!strcmp(pv_role_name(PV_NR_ROLES), "?"), "role name out of range");
 }
 
@@ -133,14 +174,10 @@ static void check_err(bool ok, const char *err, const char *needle, const char *
 	CHECK(strstr(err, needle), "%s: error '%s' does not name '%s'", what, err, needle);
 }
 
-static void test_select(void)
+static void test_select_protocol(int p)
 {
 	struct pv_selection sel;
 	char err[256];
-	int p = pick_protocol();
-	CHECK(p >= 0, "no protocol with two roles");
-	if (p < 0)
-		return;
 
 	/* NULL / empty: every role with variants gets its mainline */
 	for (int k = 0; k < 2; k++) {
@@ -161,11 +198,19 @@ static void test_select(void)
 	check_err(pv_select((enum pv_protocol)p, "nope", &sel, err, sizeof(err)), err,
 		  "nope", "a good and an unknown name");
 
+	/* empty names are typos, not defaults */
+	const char *empties[] = { ",", "a,", ",a", "x,,y" };
+	for (size_t k = 0; k < sizeof(empties) / sizeof(empties[0]); k++) {
+		err[0] = 0;
+		check_err(pv_select((enum pv_protocol)p, empties[k], &sel, err, sizeof(err)), err, "empty",
+			  empties[k]);
+	}
+
 	/* wrong protocol */
 	int q = (p + 1) % PV_NR_PROTOCOLS;
-	const struct pv_variant *any = pv_variant_mainline((enum pv_protocol)p, PV_READER);
-	if (!any)
-		any = pv_variant_mainline((enum pv_protocol)p, PV_WRITER);
+	const struct pv_variant *any = NULL;
+	for (int r = 0; r < PV_NR_ROLES && !any; r++)
+		any = pv_variant_mainline((enum pv_protocol)p, (enum pv_role)r);
 	err[0] = 0;
 	check_err(pv_select((enum pv_protocol)q, any->name, &sel, err, sizeof(err)), err,
 		  pv_protocol_name((enum pv_protocol)p), "wrong protocol");
@@ -181,6 +226,29 @@ static void test_select(void)
 		if (!ok)
 			continue;
 		CHECK(sel.role[v->role] == v, "%s: not in its role", v->name);
+		{
+			/* naming a variant twice is naming it once */
+			char twice[256];
+			struct pv_selection s2;
+			snprintf(twice, sizeof(twice), "%s,%s", v->name, v->name);
+			CHECK(pv_select((enum pv_protocol)p, twice, &s2, err, sizeof(err)) &&
+				      !strcmp(s2.label, sel.label),
+			      "%s named twice: %s", v->name, err);
+			/* its own selection expects at least its own oracles */
+			char exp[256];
+			pv_selection_expect(&sel, exp, sizeof(exp));
+			if (strcmp(v->expect, "safe"))
+				CHECK(strcmp(exp, "safe"), "%s alone: selection %s expects safe", v->name,
+				      sel.label);
+			/* the counterpart replaces every buggy role and is safe */
+			char cp[512];
+			struct pv_selection s3;
+			pv_selection_counterpart(&sel, cp, sizeof(cp));
+			CHECK(pv_select((enum pv_protocol)p, cp, &s3, err, sizeof(err)), "%s: counterpart %s: %s",
+			      v->name, cp, err);
+			pv_selection_expect(&s3, exp, sizeof(exp));
+			CHECK(!strcmp(exp, "safe"), "%s: counterpart %s expects %s", v->name, cp, exp);
+		}
 		CHECK(strstr(sel.label, v->name), "%s: not in the label '%s'", v->name, sel.label);
 		if (v->partner) {
 			const struct pv_variant *pa = pv_variant_find(v->partner);
@@ -231,7 +299,22 @@ static void test_select(void)
 	struct fdp f3;
 	fdp_init(&f3, NULL, 0);
 	pv_select_from_input((enum pv_protocol)p, &s3, &f3);
-	CHECK(s3.role[PV_READER] || s3.role[PV_WRITER], "empty input selected nothing");
+	bool picked = false;
+	for (int r = 0; r < PV_NR_ROLES; r++)
+		picked |= s3.role[r] != NULL;
+	CHECK(picked, "empty input selected nothing");
+}
+
+static void test_select(void)
+{
+	CHECK(pick_protocol() >= 0, "no protocol with two roles");
+	for (int p = 0; p < PV_NR_PROTOCOLS; p++) {
+		bool any = false;
+		for (int r = 0; r < PV_NR_ROLES; r++)
+			any |= pv_variant_mainline((enum pv_protocol)p, (enum pv_role)r) != NULL;
+		if (any)
+			test_select_protocol(p);
+	}
 }
 
 int main(void)
