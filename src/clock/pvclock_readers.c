@@ -190,7 +190,7 @@ PVCLOCK_READER(pvclock_vdso_percpu_getcpu, vread_pvclock_percpu, true,
 	.fixed = "pvclock_vdso",
 	.bug = "CLK-05",
 	.partner = "kvm_pvclock_writer_stable_unmatched",
-	.expect = "monotonic|linearizable|plausibility|reference",
+	.expect = "monotonic|linearizable|plausibility|reference|postcondition",
 	.scenario = "STABLE with per-vCPU TSC offsets the host anchors per record; the task migrates "
 		"A -> B -> A between the getcpu()s and combines A's record with B's TSC",
 	.history = "3.8-4.4 vDSO vread_pvclock() with per-CPU records and the getcpu double-check "
