@@ -266,10 +266,22 @@ void pv_selection_spec(const struct pv_selection *sel, char *spec, size_t len)
 	spec_of(sel->role, spec, len);
 }
 
+/*
+ * A chain: a mutation of mainline whose mainline is itself known buggy
+ * (kvm_tsc) ends at the fix mainline names.  Bounded, so a cycle in the
+ * registry (refused by the unit test) cannot hang a binary.
+ */
 const struct pv_variant *pv_variant_fixed(const struct pv_variant *v)
 {
-	const struct pv_variant *f = v->fixed ? pv_variant_find(v->fixed) : NULL;
-	return f ? f : pv_variant_mainline(v->protocol, v->role);
+	for (int hop = 0; hop < 8 && is_buggy(v); hop++) {
+		const struct pv_variant *f = v->fixed ? pv_variant_find(v->fixed) : NULL;
+		if (!f)
+			f = pv_variant_mainline(v->protocol, v->role);
+		if (!f || f == v)
+			break;
+		v = f;
+	}
+	return v;
 }
 
 void pv_selection_counterpart(const struct pv_selection *sel, char *spec, size_t len)

@@ -319,7 +319,7 @@ static void print_run(const struct answer *a, const char *spec, bool json, bool 
 	print_answer(a, spec, true);
 }
 
-/* Every buggy variant (with its partner), then the mainline pairing. */
+/* Every buggy variant (with its partner), then the mainline pairing (and its fix when it is buggy). */
 static int list_runs(const char *proto, bool json)
 {
 	enum pv_protocol p = protocol_arg(proto);
@@ -339,6 +339,14 @@ static int list_runs(const char *proto, bool json)
 	if (!answer(p, "", &a, err, sizeof(err)))
 		die("mainline: %s", err);
 	print_run(&a, "mainline", json, &first);
+	/* a mainline found buggy is listed above; the clean row is its fix */
+	if (strcmp(a.expect, "safe")) {
+		char fix[sizeof(a.counterpart)];
+		snprintf(fix, sizeof(fix), "%s", a.counterpart);
+		if (!answer(p, fix, &a, err, sizeof(err)))
+			die("%s: %s", fix, err);
+		print_run(&a, fix, json, &first);
+	}
 	if (json)
 		puts("\n]");
 	return 0;

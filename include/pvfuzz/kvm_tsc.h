@@ -105,6 +105,8 @@ struct kvm_tsc_host {
 	/* rdtsc() and get_kvmclock_base_ns() back to back with IRQs off: one instant */
 	void (*host_tsc_and_ns)(struct kvm_tsc_host *h, u64 *tsc, u64 *ns);
 	u32 (*cpufreq_quick_get)(struct kvm_tsc_host *h, int cpu); /* the CPU's kHz now */
+	/* policy->transition_ongoing: a PRECHANGE was sent, its POSTCHANGE not yet */
+	bool (*cpufreq_transition_ongoing)(struct kvm_tsc_host *h, int cpu);
 	/* execute_in_process_context() from IRQ context: a kworker runs fn later */
 	void (*schedule_work)(struct kvm_tsc_host *h, void (*fn)(struct kvm_tsc_host *h));
 	/* work_on_cpu(): fn runs in process context on cpu; the caller waits */

@@ -74,7 +74,7 @@ bool pv_protocol_by_name(const char *name, enum pv_protocol *p);
 const char *pv_role_name(enum pv_role r);
 /* Is `other` listed in v->safe_with? */
 bool pv_variant_safe_with(const struct pv_variant *v, const struct pv_variant *other);
-/* What replaces a buggy v in a counterpart: v->fixed, else the role's mainline. */
+/* What replaces a buggy v in a counterpart: v->fixed, else the role's mainline, followed until safe. */
 const struct pv_variant *pv_variant_fixed(const struct pv_variant *v);
 
 /*

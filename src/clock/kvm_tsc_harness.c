@@ -127,6 +127,11 @@ static u32 w_cpufreq_quick_get(struct kvm_tsc_host *h, int cpu)
 	return khz_of_rate(sim_cpu_tsc_rate(cpu));
 }
 
+static bool w_cpufreq_transition_ongoing(struct kvm_tsc_host *h, int cpu)
+{
+	return READ_ONCE(W.sh->in_transition[cpu]);
+}
+
 static void w_measure_base(struct kvm_tsc_host *h, int base, u64 *base_ref, u64 *tsc)
 {
 	const struct cpu_tsc_vars *b = &h->tsc_vars[base];
@@ -789,6 +794,7 @@ void kvm_tsc_scenario_run(const struct kvm_tsc_reader_ops *gops, const struct kv
 	h->host_ns = w_host_ns;
 	h->host_tsc_and_ns = w_host_tsc_and_ns;
 	h->cpufreq_quick_get = w_cpufreq_quick_get;
+	h->cpufreq_transition_ongoing = w_cpufreq_transition_ongoing;
 	h->schedule_work = w_schedule_work;
 	h->work_on_cpu = w_work_on_cpu;
 	h->in_interrupt = w_in_interrupt;

@@ -291,11 +291,22 @@ void kvm_tsc_writer_ops_resolve(struct kvm_tsc_writer_ops *out, const struct kvm
 
 static const struct kvm_tsc_writer_ops kvm_tsc_mainline_ops = { 0 };
 
+/*
+ * Not safe: found by pvfuzz (clean.kvm_tsc.mainline, docs/kvm_tsc.md).
+ * CPUHP_AP_X86_KVM_CLK_ONLINE runs after cpufreq's CPUHP_AP_ONLINE_DYN, so
+ * the new CPU's policy can be in an upscale whose PRECHANGE already set
+ * cpu_tsc_khz to the new kHz by IPI; kvmclock_cpu_online() then writes
+ * cpufreq_quick_get(), which is policy->cur, still the old kHz until the
+ * POSTCHANGE - and an upscale's POSTCHANGE does nothing.  The CPU keeps the
+ * old kHz while its TSC runs at the new rate.
+ */
 KVM_TSC_WRITER(kvm_tsc_mainline, kvm_tsc_mainline_ops,
 	.flags = PV_MAINLINE,
-	.expect = "safe",
-	.scenario = "any: cpufreq transitions on every CPU in any order, notifiers from any CPU, "
-		    "CPU hot-unplug and replug, vCPUs in and out of guest mode",
+	.expect = "rate",
+	.fixed = "kvm_tsc_online_after_transition",
+	.scenario = "a CPU comes online while an upscale of its policy is between PRECHANGE (which "
+		    "set the new kHz there) and POSTCHANGE: kvmclock_cpu_online() writes back the old "
+		    "kHz and nothing corrects it; vCPUs on that CPU run fast",
 	.history = "mainline KVM on a !CONSTANT_TSC host: cpu_tsc_khz written on its own CPU by "
 		   "tsc_khz_changed() IPI, upscale notified before and downscale after the change, "
 		   "a second kick on upscale, cpu_tsc_khz = 0 while a CPU goes down "

@@ -177,3 +177,35 @@ KVM_TSC_WRITER(kvm_tsc_notifier_2010, kvm_tsc_notifier_2010_ops,
 		   "!test_and_set_bit(KVM_REQ_KVMCLOCK_UPDATE), kvm_write_guest_time() reading the "
 		   "kHz outside its IRQ-off section (archive copies 41203320742, 18835835244); "
 		   "mainline's kvm_make_request() + send_ipi = 1 has no such condition")
+
+/*
+ * A candidate fix for the CPU_ONLINE race of kvm_tsc_mainline (pvfuzz's, not
+ * upstream): while the CPU's policy is in a transition, kvmclock_cpu_online()
+ * leaves cpu_tsc_khz to the notifier, which writes the new kHz at PRECHANGE
+ * (upscale) or POSTCHANGE (downscale); until then the 0 of
+ * kvmclock_cpu_down_prep() holds guest time updates back.  The test and the
+ * write run with IRQs off, so a transition that starts after the test has its
+ * kHz IPI land after the write.
+ */
+static void kvmclock_cpu_online_after_transition(struct kvm_tsc_host *h, int cpu)
+{
+	struct kvm_tsc_ipi ipi = { h, NULL };
+	unsigned long flags;
+
+	local_irq_save(flags);
+	if (!h->cpufreq_transition_ongoing(h, cpu))
+		tsc_khz_changed(&ipi);
+	local_irq_restore(flags);
+}
+
+static const struct kvm_tsc_writer_ops kvm_tsc_online_after_transition_ops = {
+	.cpu_online = kvmclock_cpu_online_after_transition,
+};
+
+KVM_TSC_WRITER(kvm_tsc_online_after_transition, kvm_tsc_online_after_transition_ops,
+	.expect = "safe",
+	.scenario = "any, as kvm_tsc_mainline: in particular a CPU coming online inside an upscale "
+		    "or a downscale of its own policy",
+	.history = "kvm_tsc_mainline with kvmclock_cpu_online() skipping its cpufreq_quick_get() "
+		   "write while policy->transition_ongoing (a pvfuzz proposal for the race it found "
+		   "in mainline; not upstream)")

@@ -66,8 +66,10 @@ static void test_entries(void)
 		CHECK(v->ops, "%s: no ops", v->name);
 		if (v->bug)
 			CHECK(*v->bug && !strchr(v->bug, ' '), "%s: bad bug id '%s'", v->name, v->bug);
+		/* a mainline found buggy must name the fix its counterparts run */
 		if (v->flags & PV_MAINLINE)
-			CHECK(v->expect && !strcmp(v->expect, "safe"), "%s: a mainline that is not safe", v->name);
+			CHECK(v->expect && (!strcmp(v->expect, "safe") || v->fixed),
+			      "%s: a mainline that is not safe and names no .fixed", v->name);
 		if (v->partner) {
 			const struct pv_variant *p = pv_variant_find(v->partner);
 			CHECK(p, "%s: partner %s does not exist", v->name, v->partner);
@@ -114,6 +116,16 @@ static void test_entries(void)
 		CHECK(f->protocol == v->protocol && f->role == v->role,
 		      "%s: fixed %s is of another protocol or role", v->name, f->name);
 		CHECK(pv_variant_fixed(v) == f, "%s: pv_variant_fixed() ignores .fixed", v->name);
+	}
+	/* every buggy variant has a safe counterpart for its role */
+	for (int i = 0; i < n; i++) {
+		const struct pv_variant *v = pv_variant_at(i), *f;
+		if (!v->expect || !strcmp(v->expect, "safe"))
+			continue;
+		f = pv_variant_fixed(v);
+		CHECK(f && f->expect && !strcmp(f->expect, "safe") && f->protocol == v->protocol &&
+		      f->role == v->role, "%s: no safe variant of its role replaces it (got %s)", v->name,
+		      f ? f->name : "none");
 	}
 	CHECK(pv_variant_find("no_such_variant") == NULL, "find() invents a variant");
 	CHECK(pv_variant_at(-1) == NULL && pv_variant_at(n) == NULL, "at() out of range");
