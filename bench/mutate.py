@@ -270,9 +270,12 @@ class Tree:
         n = sync_tree(self.path)
         log("==> %s: %d files synced from the checkout" % (self.path, n))
         # the suite's own configuration, minus what the mutation check never
-        # runs (native stress, AFL++/TSan/ASan replays: those tests skip)
+        # runs (native stress, AFL++/TSan/ASan replays: those tests skip).
+        # No release build: with its directory unset every clean pairing runs
+        # all its runs in build/lf (a release directory that was never built
+        # would make each non-mainline clean test skip, and a skip passes).
         std = ["cmake", "--preset", "standalone-gcc", "-DPVFUZZ_NATIVE_STRESS=OFF",
-               "-DPVFUZZ_AFL_DIR=", "-DPVFUZZ_TSAN_DIR=", "-DPVFUZZ_ASAN_DIR=",
+               "-DPVFUZZ_AFL_DIR=", "-DPVFUZZ_TSAN_DIR=", "-DPVFUZZ_ASAN_DIR=", "-DPVFUZZ_RELEASE_DIR=",
                "-DPVFUZZ_LF_DIR=" + (self.lf if self.need_lf() else ""),
                "-DPVFUZZ_TEST_CLEAN_RUNS=%d" % self.opts.clean_runs]
         self.run_checked(std, "configure build/std")

@@ -85,6 +85,7 @@ static const struct {
 	[PV_KVM_TSC] = { "kvm_tsc", "kvm_tsc" },
 	[PV_NESTED] = { "nested", "nested" },
 	[PV_PERF_TIME] = { "perf_time", "perf_time" },
+	[PV_VDSO] = { "vdso", "vdso" },
 };
 
 const char *pv_protocol_name(enum pv_protocol p)
@@ -235,19 +236,24 @@ static void add_alternatives(char *buf, size_t len, const char *expect)
 	}
 }
 
+/* role r of sel is buggy, and no other selected role is in its safe_with list */
+static bool buggy_here(const struct pv_selection *sel, int r)
+{
+	const struct pv_variant *v = sel->role[r];
+	if (!is_buggy(v))
+		return false;
+	for (int o = 0; o < PV_NR_ROLES; o++)
+		if (o != r && pv_variant_safe_with(v, sel->role[o]))
+			return false;
+	return true;
+}
+
 void pv_selection_expect(const struct pv_selection *sel, char *buf, size_t len)
 {
 	buf[0] = 0;
-	for (int r = 0; r < PV_NR_ROLES; r++) {
-		const struct pv_variant *v = sel->role[r];
-		if (!is_buggy(v))
-			continue;
-		bool safe_here = false;
-		for (int o = 0; o < PV_NR_ROLES; o++)
-			safe_here |= o != r && pv_variant_safe_with(v, sel->role[o]);
-		if (!safe_here)
-			add_alternatives(buf, len, v->expect);
-	}
+	for (int r = 0; r < PV_NR_ROLES; r++)
+		if (buggy_here(sel, r))
+			add_alternatives(buf, len, sel->role[r]->expect);
 	if (!buf[0])
 		snprintf(buf, len, "safe");
 }
@@ -284,15 +290,28 @@ const struct pv_variant *pv_variant_fixed(const struct pv_variant *v)
 	return v;
 }
 
+/*
+ * The counterpart replaces every role that is buggy in this selection by
+ * the correct variant it mutates (pv_variant_fixed).  A buggy variant
+ * declared safe with another role of it (safe_with) stays: the counterpart
+ * then keeps as much of the reproducer's pairing as is safe (a hypercall
+ * flush backend with free_rcu, when the walker is the bug), so the replay
+ * exercises the fixed role where it matters.  Should what is left not be
+ * safe (a safe_with partner was itself replaced), every buggy role is
+ * replaced.
+ */
 void pv_selection_counterpart(const struct pv_selection *sel, char *spec, size_t len)
 {
-	const struct pv_variant *role[PV_NR_ROLES];
-	for (int r = 0; r < PV_NR_ROLES; r++) {
-		role[r] = sel->role[r];
-		if (is_buggy(role[r]))
-			role[r] = pv_variant_fixed(role[r]);
-	}
-	spec_of(role, spec, len);
+	struct pv_selection cp = *sel;
+	for (int r = 0; r < PV_NR_ROLES; r++)
+		if (buggy_here(sel, r))
+			cp.role[r] = pv_variant_fixed(sel->role[r]);
+	char exp[256];
+	pv_selection_expect(&cp, exp, sizeof(exp));
+	for (int r = 0; r < PV_NR_ROLES && strcmp(exp, "safe"); r++)
+		if (is_buggy(cp.role[r]))
+			cp.role[r] = pv_variant_fixed(cp.role[r]);
+	spec_of(cp.role, spec, len);
 }
 
 void pv_select_from_input(enum pv_protocol p, struct pv_selection *sel, struct fdp *in)

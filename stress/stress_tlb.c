@@ -252,7 +252,7 @@ static struct ptdesc *tbl_desc(void *ctx, int pfn)
 	return &T.desc[pfn];
 }
 
-static const struct pt_alloc_ops tbl_ops = { tbl_alloc, tbl_free, tbl_va, tbl_desc, NULL };
+static const struct pt_alloc_ops tbl_ops = { tbl_alloc, tbl_free, tbl_va, tbl_desc, NULL, NULL, NULL };
 
 /* --------------------------------------------- the vCPU "hardware" -- */
 

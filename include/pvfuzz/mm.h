@@ -74,6 +74,10 @@ struct pt_alloc_ops {
 	struct pt_page *(*va)(void *ctx, int pfn);     /* __va(pfn) */
 	struct ptdesc *(*desc)(void *ctx, int pfn);
 	void *ctx;
+	/* optional: the pages are slab[pfn] and their descriptors descs[pfn]
+	 * (the pool), so __va() is arithmetic instead of a call per access */
+	struct pt_page *slab;
+	struct ptdesc *descs;
 };
 
 /* The pool both worlds can use (pgalloc.c). */
@@ -88,6 +92,7 @@ void pt_pool_init(struct pt_pool *p); /* once */
 void pt_pool_reset(struct pt_pool *p); /* every run: all pages free and poisoned */
 bool pt_pool_owns(const struct pt_pool *p, const volatile void *addr, int *pfn);
 extern const struct pt_alloc_ops pt_pool_ops; /* ctx = struct pt_pool * */
+struct pt_alloc_ops pt_pool_ops_of(struct pt_pool *p); /* pt_pool_ops bound to p */
 
 /* ------------------------------------------------------ data pages -- */
 
@@ -291,6 +296,7 @@ struct mm_struct {
 	/* KVM PV: the per-CPU __pv_cpu_mask (NULL until allocated) and its memory */
 	pv_cpumask_t *pv_cpu_mask[MM_MAX_CPUS];
 	pv_cpumask_t pv_cpu_mask_mem[MM_MAX_CPUS];
+	struct pt_page *pmd_table; /* pgd[0]'s table: set up by mm_init, never changed or freed */
 };
 
 struct mmu_table_batch {
@@ -316,8 +322,14 @@ struct mmu_gather {
 int mm_init(struct mm_struct *mm, int nr_cpus, const struct pt_alloc_ops *pt, const struct mm_hooks *hooks);
 /* guest boot: mm->flush becomes what its guest_init installs (after mm->flush is set) */
 void mm_guest_init(struct mm_struct *mm);
-static inline struct pt_page *pt_va(struct mm_struct *mm, int pfn) { return mm->pt->va(mm->pt->ctx, pfn); }
-static inline struct ptdesc *pt_desc(struct mm_struct *mm, int pfn) { return mm->pt->desc(mm->pt->ctx, pfn); }
+static inline struct pt_page *pt_va(struct mm_struct *mm, int pfn)
+{
+	return mm->pt->slab ? &mm->pt->slab[pfn] : mm->pt->va(mm->pt->ctx, pfn);
+}
+static inline struct ptdesc *pt_desc(struct mm_struct *mm, int pfn)
+{
+	return mm->pt->descs ? &mm->pt->descs[pfn] : mm->pt->desc(mm->pt->ctx, pfn);
+}
 int pte_alloc_table(struct mm_struct *mm);                 /* pte_alloc_one */
 void pte_free(struct mm_struct *mm, int pfn);              /* pte_free / __tlb_remove_table */
 int alloc_data_page(struct mm_struct *mm);                 /* refcount 1, -1 if none */

@@ -17,6 +17,7 @@ enum pv_protocol {
 	PV_KVM_TSC,      /* KVM TSC frequency changes, resync, CPU hotplug */
 	PV_NESTED,       /* nested reenlightenment: L0 Hyper-V, L1 KVM, L2 kvmclock */
 	PV_PERF_TIME,    /* perf_event mmap page: time and count fields */
+	PV_VDSO,         /* generic vDSO data page and update_vsyscall() */
 	PV_NR_PROTOCOLS
 };
 

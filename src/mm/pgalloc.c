@@ -92,4 +92,13 @@ static struct ptdesc *pool_desc(void *ctx, int pfn)
 	return &((struct pt_pool *)ctx)->desc[pfn];
 }
 
-const struct pt_alloc_ops pt_pool_ops = { pool_alloc, pool_free, pool_va, pool_desc, NULL };
+const struct pt_alloc_ops pt_pool_ops = { pool_alloc, pool_free, pool_va, pool_desc, NULL, NULL, NULL };
+
+struct pt_alloc_ops pt_pool_ops_of(struct pt_pool *p)
+{
+	struct pt_alloc_ops ops = pt_pool_ops;
+	ops.ctx = p;
+	ops.slab = p->slab;
+	ops.descs = p->desc;
+	return ops;
+}

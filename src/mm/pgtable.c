@@ -8,15 +8,9 @@
 
 #define PTE_FLAGS (_PAGE_PRESENT | _PAGE_RW | _PAGE_USER)
 
-static struct pt_page *pmd_table(struct mm_struct *mm)
-{
-	/* pgd[0] -> the pmd table: set up once, never changed or freed */
-	return pt_va(mm, pte_pfn(MM_BK_READ(pt_va(mm, mm->pgd)->e[0])));
-}
-
 u64 *pmd_entry_ptr(struct mm_struct *mm, int pmd_index)
 {
-	return &pmd_table(mm)->e[pmd_index];
+	return &mm->pmd_table->e[pmd_index];
 }
 
 int pte_alloc_table(struct mm_struct *mm)
@@ -60,6 +54,7 @@ int mm_init(struct mm_struct *mm, int nr_cpus, const struct pt_alloc_ops *pt, co
 	if (mm->pgd < 0 || pmd < 0)
 		return -1;
 	WRITE_ONCE(pt_va(mm, mm->pgd)->e[0], mk_entry(pmd, PTE_FLAGS));
+	mm->pmd_table = pt_va(mm, pmd); /* pgd[0]: set up once, never changed or freed */
 	for (int c = 0; c < nr_cpus; c++)
 		mm->cpu[c].loaded = 1;
 	atomic64_set(&mm->tlb_gen, 1);

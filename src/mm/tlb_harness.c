@@ -62,6 +62,17 @@
 #include <sanitizer/asan_interface.h>
 #endif
 
+/*
+ * The oracles' bookkeeping is not code under test: no coverage edges or
+ * comparison tracing in it (its feedback is the near misses below), which
+ * keeps libFuzzer's per-access work on the code under test.
+ */
+#if defined(__clang__) && __clang_major__ >= 13
+#define BOOKKEEPING __attribute__((no_sanitize("coverage")))
+#else
+#define BOOKKEEPING
+#endif
+
 #define LOGN 32
 #define MAX_REFS 4
 
@@ -71,6 +82,9 @@ struct fiber_state {
 	int nref;
 	u32 snap[MM_NR_VPN];     /* versions at the current flush's start */
 	u32 sys_snap[MM_NR_VPN]; /* versions at the current munmap/madvise/mprotect's entry */
+	/* the current walk's grabs: taken on a page freed since vpn last mapped it? and when */
+	bool grab_recycled[MM_NR_VPN];
+	u64 grab_step[MM_NR_VPN];
 };
 
 struct tlb_world {
@@ -91,6 +105,7 @@ struct tlb_world {
 	u32 flushed_ver[MM_NR_VPN];
 	struct { u64 step; int pfn; } log[MM_NR_VPN][LOGN];
 	int nlog[MM_NR_VPN];
+	u64 freed_at[MM_DATA_PAGES]; /* 1 + the step of each data page's last free (0: never) */
 	u64 discarded;
 	int held[MM_DATA_PAGES];
 	struct fiber_state fs[SIM_MAX_FIBERS];
@@ -118,13 +133,13 @@ enum { NM_TLB_UNFLUSHED = 0x1000, NM_WALK_UNLINKED = 0x2000, NM_PSC_UNLINKED = 0
        NM_BATCH_FAIL = 0x7000, NM_SYSCALL_OVERLAP = 0x8000,
        NM_SYSCALL_UNFLUSHED = 0x9000 };
 
-static void near_miss(u32 kind, u32 detail)
+static BOOKKEEPING void near_miss(u32 kind, u32 detail)
 {
 	sim_feature((kind | detail) * 0x9E3779B1u);
 }
 
 
-static struct fiber_state *me(void)
+static BOOKKEEPING struct fiber_state *me(void)
 {
 	return &W.fs[sim_self() < 0 ? 0 : sim_self()];
 }
@@ -132,7 +147,7 @@ static struct fiber_state *me(void)
 /* ------------------------------------------------------- ground truth -- */
 
 /* the reference mapping of vpn just became m (a store became visible) */
-static void truth_set(int vpn, int m, bool rw)
+static BOOKKEEPING void truth_set(int vpn, int m, bool rw)
 {
 	if (m == W.cur_map[vpn] && (m < 0 || rw == W.cur_rw[vpn]))
 		return;
@@ -145,7 +160,7 @@ static void truth_set(int vpn, int m, bool rw)
 }
 
 /* mm_ref_lookup() as it reads once the store of v to p is visible */
-static int lookup_with(struct mm_struct *mm, int vpn, const volatile void *p, u64 v, bool *rw)
+static BOOKKEEPING int lookup_with(struct mm_struct *mm, int vpn, const volatile void *p, u64 v, bool *rw)
 {
 	*rw = false;
 	u64 *pmdp = pmd_entry_ptr(mm, vpn_pmd_index(vpn));
@@ -166,7 +181,7 @@ static int lookup_with(struct mm_struct *mm, int vpn, const volatile void *p, u6
  * hardware walks only once it leaves the store buffer, which is when the
  * simulator calls this (before the memory changes).
  */
-static void on_commit(void *ctx, volatile void *p, unsigned size, u64 v)
+static BOOKKEEPING void on_commit(void *ctx, volatile void *p, unsigned size, u64 v)
 {
 	struct mm_struct *mm = W.mm;
 	int pfn;
@@ -209,13 +224,13 @@ static void on_commit(void *ctx, volatile void *p, unsigned size, u64 v)
 	}
 }
 
-static u32 h_ref_version(struct mm_struct *mm, int vpn)
+static BOOKKEEPING u32 h_ref_version(struct mm_struct *mm, int vpn)
 {
 	return W.ver[vpn];
 }
 
 /* was vpn mapped to pfn at some instant in [from, now]? */
-static bool mapped_since(int vpn, int pfn, u64 from)
+static BOOKKEEPING bool mapped_since(int vpn, int pfn, u64 from)
 {
 	int n = W.nlog[vpn];
 	int first = n > LOGN ? n - LOGN : 0;
@@ -229,7 +244,22 @@ static bool mapped_since(int vpn, int pfn, u64 from)
 	return n > LOGN; /* history lost: give the benefit of the doubt */
 }
 
-static void h_table_ref(struct mm_struct *mm, int pfn)
+/* the step at which vpn last stopped mapping pfn (0: never mapped it, or history lost) */
+static BOOKKEEPING u64 unmapped_at(int vpn, int pfn)
+{
+	int n = W.nlog[vpn];
+	int first = n > LOGN ? n - LOGN : 0;
+	u64 end = 0;
+	for (int k = n - 1; k >= first; k--) {
+		const typeof(W.log[0][0]) *e = &W.log[vpn][k % LOGN];
+		if (e->pfn == pfn)
+			return end;
+		end = e->step;
+	}
+	return 0;
+}
+
+static BOOKKEEPING void h_table_ref(struct mm_struct *mm, int pfn)
 {
 	struct fiber_state *f = me();
 	const struct ptdesc *d = pt_desc(mm, pfn);
@@ -251,7 +281,7 @@ static void h_table_ref(struct mm_struct *mm, int pfn)
 	}
 }
 
-static void h_section(struct mm_struct *mm, enum mm_section kind, bool enter)
+static BOOKKEEPING void h_section(struct mm_struct *mm, enum mm_section kind, bool enter)
 {
 	struct fiber_state *f = me();
 	int *depth = kind == MM_SEC_IRQOFF ? &f->irqoff : &f->rcu;
@@ -260,8 +290,19 @@ static void h_section(struct mm_struct *mm, enum mm_section kind, bool enter)
 		f->nref = 0;
 }
 
-static void h_grab(struct mm_struct *mm, int vpn, int pfn)
+static BOOKKEEPING void h_grab(struct mm_struct *mm, int vpn, int pfn)
 {
+	/*
+	 * A grab after the pte changed is harmless while the page is not yet
+	 * freed (an IPI flush holds the free off: the walk linearizes at its
+	 * pte load); once the page was freed since, the reference pins a
+	 * recycled page, and only a re-check that sees vpn map it again may
+	 * keep it.
+	 */
+	struct fiber_state *f = me();
+	u64 end = W.cur_map[vpn] == pfn ? 0 : unmapped_at(vpn, pfn);
+	f->grab_recycled[vpn] = end && W.freed_at[pfn] > end;
+	f->grab_step[vpn] = sim_step();
 	if (W.cur_map[vpn] != pfn)
 		near_miss(NM_GRAB_CHANGED, 0);
 	if (mm->page_free >> pfn & 1) {
@@ -272,7 +313,7 @@ static void h_grab(struct mm_struct *mm, int vpn, int pfn)
 	}
 }
 
-static void h_ipi(struct mm_struct *mm)
+static BOOKKEEPING void h_ipi(struct mm_struct *mm)
 {
 	struct fiber_state *f = me();
 	if (f->rcu)
@@ -285,7 +326,7 @@ static void h_ipi(struct mm_struct *mm)
 	}
 }
 
-static void h_quiescent(struct mm_struct *mm)
+static BOOKKEEPING void h_quiescent(struct mm_struct *mm)
 {
 	struct fiber_state *f = me();
 	if (f->irqoff || f->rcu || mm->cpu[smp_processor_id()].rcu_nesting || sim_in_ipi()) {
@@ -296,7 +337,7 @@ static void h_quiescent(struct mm_struct *mm)
 	}
 }
 
-static void flush_range(int start, int end, int *lo, int *hi)
+static BOOKKEEPING void flush_range(int start, int end, int *lo, int *hi)
 {
 	*lo = start == TLB_FLUSH_ALL ? 0 : start;
 	*hi = start == TLB_FLUSH_ALL || end == TLB_FLUSH_ALL ? MM_NR_VPN : end;
@@ -304,7 +345,7 @@ static void flush_range(int start, int end, int *lo, int *hi)
 		*hi = MM_NR_VPN;
 }
 
-static void h_flush_begin(struct mm_struct *mm, int start, int end)
+static BOOKKEEPING void h_flush_begin(struct mm_struct *mm, int start, int end)
 {
 	int lo, hi;
 	flush_range(start, end, &lo, &hi);
@@ -312,7 +353,7 @@ static void h_flush_begin(struct mm_struct *mm, int start, int end)
 		me()->snap[v] = W.ver[v];
 }
 
-static void h_flush_end(struct mm_struct *mm, int start, int end)
+static BOOKKEEPING void h_flush_end(struct mm_struct *mm, int start, int end)
 {
 	int lo, hi;
 	flush_range(start, end, &lo, &hi);
@@ -321,7 +362,7 @@ static void h_flush_end(struct mm_struct *mm, int start, int end)
 			W.flushed_ver[v] = me()->snap[v];
 }
 
-static void h_tlb_use(struct mm_struct *mm, int cpu, const struct tlb_entry *e)
+static BOOKKEEPING void h_tlb_use(struct mm_struct *mm, int cpu, const struct tlb_entry *e)
 {
 	char what[160];
 	if (e->ver != W.ver[e->vpn])
@@ -338,7 +379,7 @@ static void h_tlb_use(struct mm_struct *mm, int cpu, const struct tlb_entry *e)
 	}
 }
 
-static void h_psc_use(struct mm_struct *mm, int cpu, int pfn, u32 gen)
+static BOOKKEEPING void h_psc_use(struct mm_struct *mm, int cpu, int pfn, u32 gen)
 {
 	const struct ptdesc *d = pt_desc(mm, pfn);
 	if (!table_linked(mm, pfn))
@@ -352,12 +393,13 @@ static void h_psc_use(struct mm_struct *mm, int cpu, int pfn, u32 gen)
 	}
 }
 
-static void h_page_freed(struct mm_struct *mm, int pfn)
+static BOOKKEEPING void h_page_freed(struct mm_struct *mm, int pfn)
 {
 	W.discarded &= ~(1ULL << pfn);
+	W.freed_at[pfn] = sim_step() + 1;
 }
 
-static void h_discard(struct mm_struct *mm, int pfn)
+static BOOKKEEPING void h_discard(struct mm_struct *mm, int pfn)
 {
 	if (W.held[pfn]) {
 		char what[128];
@@ -368,7 +410,7 @@ static void h_discard(struct mm_struct *mm, int pfn)
 	W.discarded |= 1ULL << pfn;
 }
 
-static bool h_batch_alloc_fails(struct mm_struct *mm)
+static BOOKKEEPING bool h_batch_alloc_fails(struct mm_struct *mm)
 {
 	int k = W.nbatch++;
 	if (W.fail_next > 0) {
@@ -384,17 +426,17 @@ static bool h_batch_alloc_fails(struct mm_struct *mm)
 	return false;
 }
 
-static bool h_cpumask_alloc_fails(struct mm_struct *mm, int cpu)
+static BOOKKEEPING bool h_cpumask_alloc_fails(struct mm_struct *mm, int cpu)
 {
 	return W.cpumask_fails;
 }
 
-static bool h_vcpu_running(struct mm_struct *mm, int cpu)
+static BOOKKEEPING bool h_vcpu_running(struct mm_struct *mm, int cpu)
 {
 	return W.running[cpu];
 }
 
-static bool table_linked(struct mm_struct *mm, int pfn)
+static BOOKKEEPING bool table_linked(struct mm_struct *mm, int pfn)
 {
 	for (int r = 0; r < PTRS_PER_TABLE; r++) {
 		u64 pmd = MM_BK_READ(*pmd_entry_ptr(mm, r));
@@ -409,7 +451,7 @@ static bool table_linked(struct mm_struct *mm, int pfn)
  * memory is touched.  Also the reads-from feedback for table memory, which
  * lives outside the simulator's arena.
  */
-static void on_access(void *ctx, u32 site, const volatile void *p, unsigned size, bool write)
+static BOOKKEEPING void on_access(void *ctx, u32 site, const volatile void *p, unsigned size, bool write)
 {
 	int pfn;
 	if ((uintptr_t)p < 4096) {
@@ -501,7 +543,7 @@ static void on_event(void *ctx, enum sim_event ev, u8 arg)
  * from every TLB (whoever else is mid-flush).  So from the return on, a TLB
  * entry older than that counts as stale, as after a flush.
  */
-static void syscall_range(int lo, int hi, bool enter)
+static BOOKKEEPING void syscall_range(int lo, int hi, bool enter)
 {
 	struct fiber_state *f = me();
 	/* another mmu_gather in flight at entry or return: overlapping mutators */
@@ -522,7 +564,7 @@ static void syscall_range(int lo, int hi, bool enter)
 }
 
 /* the op byte's bit 7: the scheduler wants the CPU at the op's cond_resched() points */
-static bool h_need_resched(struct mm_struct *mm)
+static BOOKKEEPING bool h_need_resched(struct mm_struct *mm)
 {
 	return W.resched[sim_self() < 0 ? 0 : sim_self()];
 }
@@ -601,10 +643,19 @@ static void walk_op(struct mm_struct *mm, int vpn, int hold)
 	if (!mm->walker->grabs)
 		return;
 	for (int i = 0; i < got; i++) {
-		char what[128];
+		char what[192];
 		if (!mapped_since(vpn + i, pfns[i], s0)) {
 			snprintf(what, sizeof(what), "walker returned page %d for vpn %d: not its mapping at any "
 				 "instant since the walk began (step %llu)", pfns[i], vpn + i, (unsigned long long)s0);
+			oracle_walker_linearizable(what);
+		}
+		/* the caller's reference must be on vpn's page, not on a recycled one */
+		struct fiber_state *f = me();
+		if (f->grab_recycled[vpn + i] && !mapped_since(vpn + i, pfns[i], f->grab_step[vpn + i])) {
+			snprintf(what, sizeof(what), "walker returned page %d for vpn %d: its reference was taken "
+				 "(step %llu) after the page was freed (step %llu) since vpn %d last mapped it", pfns[i],
+				 vpn + i, (unsigned long long)f->grab_step[vpn + i],
+				 (unsigned long long)W.freed_at[pfns[i]] - 1, vpn + i);
 			oracle_walker_linearizable(what);
 		}
 		if (W.discarded >> pfns[i] & 1) {
@@ -685,6 +736,40 @@ static void worker_fiber(void *arg)
 	rcu_quiescent_state(mm);
 }
 
+/*
+ * TO8, at the end of a run in which every task finished: each data page is
+ * referenced exactly once per present pte of a linked table.  Every walker's
+ * pin has been put by then (walk_op puts what it was given), so a count
+ * above the mappings is a reference someone took and never put (a walker
+ * that dropped out after its speculative grab), one below them a put too
+ * many.  Read after every store buffer drained (sim_settle).
+ */
+static BOOKKEEPING void check_page_refs(struct mm_struct *mm)
+{
+	int maps[MM_DATA_PAGES] = { 0 };
+	for (int r = 0; r < PTRS_PER_TABLE; r++) {
+		u64 pmd = MM_BK_READ(*pmd_entry_ptr(mm, r));
+		if (!pte_present(pmd))
+			continue;
+		const struct pt_page *t = pt_va(mm, pte_pfn(pmd));
+		for (int i = 0; i < PTRS_PER_TABLE; i++) {
+			u64 pte = MM_BK_READ(t->e[i]);
+			if (pte_present(pte) && pte_pfn(pte) < MM_DATA_PAGES)
+				maps[pte_pfn(pte)]++;
+		}
+	}
+	for (int p = 0; p < MM_DATA_PAGES; p++) {
+		int ref = MM_BK_READ(mm->pages[p]._refcount.counter);
+		if (ref == maps[p])
+			continue;
+		char what[128];
+		snprintf(what, sizeof(what), "page %d has %d references and %d mappings after every task "
+			 "finished: a reference %s", p, ref, maps[p], ref > maps[p] ? "never put" : "put twice");
+		oracle_page_refs(what);
+		return;
+	}
+}
+
 /* ------------------------------------------------------------ scenario -- */
 
 void tlb_scenario_run(const struct tlb_roles *roles, const char *label, struct fdp *in)
@@ -692,8 +777,7 @@ void tlb_scenario_run(const struct tlb_roles *roles, const char *label, struct f
 	static bool once;
 	if (!once) {
 		pt_pool_init(&pool);
-		pool_ops = pt_pool_ops;
-		pool_ops.ctx = &pool;
+		pool_ops = pt_pool_ops_of(&pool);
 #ifdef PV_TLB_ASAN
 		__asan_set_error_report_callback(print_hash_on_report);
 #endif
@@ -775,4 +859,8 @@ void tlb_scenario_run(const struct tlb_roles *roles, const char *label, struct f
 		sim_pin(sim_spawn(names[c], worker_fiber, &W.cpu_arg[c], c, true));
 	}
 	sim_run();
+	if (sim_run_completed() && !pv_last_finding.hit) {
+		sim_settle();
+		check_page_refs(mm);
+	}
 }

@@ -118,5 +118,6 @@ void oracle_stale_psc(const char *what);
 void oracle_refcount_zero(const char *what);
 void oracle_irq_discipline(const char *what);
 void oracle_backend_init(const char *what);
+void oracle_page_refs(const char *what);
 
 #endif

@@ -47,3 +47,9 @@ __noinline void oracle_backend_init(const char *what)
 {
 	pv_oracle_fail("backend_init", "%s (TO7)", what);
 }
+
+/* TO8: once every task has finished, a data page's references are not its mappings */
+__noinline void oracle_page_refs(const char *what)
+{
+	pv_oracle_fail("page_refs", "%s (TO8)", what);
+}

@@ -96,6 +96,15 @@ u64 sim_cpu_tsc(int cpu)
 	return sim_cpu_tsc_now(cpu);
 }
 
+void sim_tsc_jump(u64 ticks)
+{
+	for (int c = 0; c <= SIM_MAX_CPUS; c++)
+		g_sim.cpu[c].tsc_anchor += ticks;
+	/* the host's clock ran on through the pause as well */
+	g_sim.paused_ns += ticks * SIM_NS_PER_STEP / g_sim.cpu[0].rate;
+	sim_trace(SIM_OP_EVENT, NULL, "tsc-jump", ticks);
+}
+
 u32 sim_cpu_tsc_rate(int cpu)
 {
 	return g_sim.cpu[cpu].rate;
@@ -116,7 +125,7 @@ void sim_set_tsc_rate(int cpu, u32 rate)
 }
 
 u64 sim_step(void) { return g_sim.step; }
-u64 sim_true_ns(void) { return g_sim.step * SIM_NS_PER_STEP; }
+u64 sim_true_ns(void) { return g_sim.step * SIM_NS_PER_STEP + g_sim.paused_ns; }
 int sim_nr_cpus(void) { return g_sim.cfg.nr_cpus; }
 u8 sim_mode(void) { return g_sim.cfg.mode; }
 struct fdp *sim_input(void) { return g_sim.in; }

@@ -108,6 +108,7 @@ int sim_spawn(const char *name, sim_fiber_fn fn, void *arg, int cpu, bool guest)
 void sim_pin(int fiber);   /* a per-CPU task: SIM_EV_MIGRATE never moves it */
 void sim_run(void);        /* decodes the schedule from the input tail, runs all fibers */
 bool sim_run_completed(void);
+void sim_settle(void);     /* after sim_run(): drain every store buffer into memory */
 
 /* ---- called from fibers (scenario code) ---- */
 int sim_self(void);
@@ -201,6 +202,11 @@ u32 sim_cpu_tsc_rate(int cpu);
 void sim_set_tsc_rate(int cpu, u32 rate); /* cpu < 0: all vCPUs */
 /* vCPU cpu's TSC jumps by delta (the hypervisor changed its TSC offset) */
 void sim_adjust_tsc(int cpu, s64 delta);
+/*
+ * Every CPU's TSC jumps forward by ticks, and true time by as long (vCPU 0's
+ * rate): the VM was paused while its TSC and the host's clock ran on.
+ */
+void sim_tsc_jump(u64 ticks);
 u64 sim_op_start_step(void);         /* step at which the current fiber's op began */
 /* What the current op last loaded at p (false if it never loaded it). */
 bool sim_op_seen(const volatile void *p, unsigned size, u64 *v);
@@ -228,6 +234,12 @@ void sim_host_write(volatile void *p, const void *src, size_t n); /* setup, no s
 /* ---- trace ---- */
 extern int sim_trace_live;           /* print every step as it happens */
 u64 sim_trace_hash(void);
+/*
+ * Values that point into [p, p + n) (say a timekeeper's clocksource pointer
+ * in shared memory) are hashed as offsets from p, so the hash does not
+ * depend on where the program was loaded.  Cleared by sim_reset().
+ */
+void sim_trace_hash_addresses_of(const void *p, size_t n);
 void sim_trace_dump_tail(int n);     /* the last n steps, for reports */
 void sim_trace_print_header(FILE *out);
 /*

@@ -103,6 +103,7 @@ struct sim_state {
 	struct sim_cpu cpu[SIM_MAX_CPUS + 1];
 	int cur; /* -1: main context */
 	u64 step;
+	u64 paused_ns;   /* true time that passed in sim_tsc_jump() pauses */
 	bool running;
 	/* schedule */
 	u16 change[3];

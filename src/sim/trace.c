@@ -134,8 +134,26 @@ __no_coverage u32 sim_site_id(struct pv_site *s)
 	return s->id;
 }
 
+/* Objects whose addresses the scenario stores as values (sim_trace_hash_addresses_of). */
+static uintptr_t addr_lo, addr_hi;
+
+void sim_trace_hash_addresses_of(const void *p, size_t n)
+{
+	addr_lo = (uintptr_t)p;
+	addr_hi = (uintptr_t)p + n;
+}
+
+/* A pointer into such an object is hashed as its offset: ASLR moves the object. */
+static u64 hashed_value(u64 v)
+{
+	if (v >= addr_lo && v < addr_hi)
+		return (v - addr_lo) | 1ULL << 63;
+	return v;
+}
+
 void sim_trace_reset(void)
 {
+	addr_lo = addr_hi = 0;
 	nrec = 0;
 	inflight_set = incommit_set = false;
 	next_addr = NULL;
@@ -238,7 +256,7 @@ static void trace_rec(enum sim_op op, struct pv_site *site, const char *note, u6
 	}
 	if (note)
 		h = mix(h, note_id(note));
-	h = mix(h, value);
+	h = mix(h, hashed_value(value));
 	g_sim.hash = h;
 
 	keep(&r);

@@ -252,7 +252,7 @@ static void test_select_protocol(int p)
 			if (strcmp(v->expect, "safe"))
 				CHECK(strcmp(exp, "safe"), "%s alone: selection %s expects safe", v->name,
 				      sel.label);
-			/* the counterpart replaces every buggy role and is safe */
+			/* the counterpart replaces the roles buggy in it and is safe */
 			char cp[512];
 			struct pv_selection s3;
 			pv_selection_counterpart(&sel, cp, sizeof(cp));
