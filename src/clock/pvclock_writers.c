@@ -96,10 +96,20 @@ static const struct pvclock_writer_ops kvm_pvclock_writer_2010_ops = {
 	.hypercall = kvm_pv_clock_pairing,
 };
 
+/*
+ * Per-vCPU records anchored at different host instants never agree exactly,
+ * so only a reader with the global last_value fix-up (pvclock_kernel) or one
+ * that needs STABLE and falls back without it (pvclock_vdso) is safe with it;
+ * ptp_kvm's cross-timestamp and the host's KVM_GET_CLOCK go back against
+ * another vCPU's earlier read (found by their clean runs once the host could
+ * migrate and set the clock).
+ */
 PVCLOCK_WRITER(kvm_pvclock_writer_2010, kvm_pvclock_writer_2010_ops,
-	.partner = "pvclock_kernel",
-	.expect = "safe",
-	.scenario = "safe for readers with the last_value fix-up; CLK-01's reader is not",
+	.partner = "pvclock_ptp_kvm",
+	.expect = "linearizable",
+	.safe_with = "pvclock_kernel,pvclock_vdso",
+	.scenario = "a ptp_kvm cross-timestamp on one vCPU returns less than a read that finished "
+		    "earlier on another: each record is anchored on its own, and nothing clamps",
 	.history = "2010 per-vCPU kvm_write_guest_time(): coarse host time, no STABLE, with "
 		   "1d5f066e0b63 \"KVM: x86: Fix a possible backwards warp of kvmclock\"")
 
