@@ -6,7 +6,8 @@
 # (and $WORK, $SRC when set): builds every fuzz target with
 # FUZZ_ENGINE=oss-fuzz - CMake adds no sanitizer or coverage flag of its own -
 # and puts into $OUT, per target: the binary, <target>_seed_corpus.zip
-# (corpora/<t>/seeds plus the regression reproducers), <target>.dict and
+# (corpora/<t>/seeds plus the regression reproducers the default selection
+# runs clean), <target>.dict and
 # <target>.options when present.
 #
 # Every target is targets/*.c: a new target needs no edit here.
@@ -44,8 +45,19 @@ for src in "$top"/targets/*.c; do
 	[[ $t != standalone_main ]] || continue
 	cp "$build/$t" "$OUT/$t"
 	seeds=()
-	for f in "$top/corpora/$t/seeds"/* "$top/corpora/regress/$t"/*; do
+	for f in "$top/corpora/$t/seeds"/*; do
 		[[ -f $f ]] && seeds+=("$f")
+	done
+	# A reproducer goes in only if the target's default selection runs it
+	# clean: one of a bug in a mainline variant (kvm_tsc_mainline) would make
+	# every fuzzing session start with that known finding.
+	for f in "$top/corpora/regress/$t"/*; do
+		[[ -f $f ]] || continue
+		if env -u PVFUZZ_VARIANT timeout 60 "$OUT/$t" "$f" >/dev/null 2>&1; then
+			seeds+=("$f")
+		else
+			echo "ci/build.sh: $t: leaving ${f#"$top"/} out of the seed corpus: the default selection trips it (a known finding)" >&2
+		fi
 	done
 	rm -f "$OUT/${t}_seed_corpus.zip"
 	if ((${#seeds[@]} > 0)); then

@@ -187,6 +187,23 @@ def cmd_registry_lister(a):
     log("pvfuzz-list --json: %d variants, consistent" % len(reg))
 
 
+def cmd_variants_doc(a):
+    """docs/variants.md is what tools/gen_variants_md.py makes of this registry."""
+    doc = os.path.join(SRC, "docs", "variants.md")
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "variants.md")
+        rc, _, err = run([sys.executable, os.path.join(SRC, "tools", "gen_variants_md.py"),
+                          "--list", a.lister, "-o", out], timeout=120)
+        check(rc == 0, "gen_variants_md.py exit %d: %s" % (rc, err.strip()[-500:]))
+        with open(out) as f, open(doc) as g:
+            want, have = f.read(), g.read()
+    stale = [l for l in want.splitlines() if l not in have.splitlines()]
+    check(want == have, "docs/variants.md is stale (regenerate: python3 tools/gen_variants_md.py "
+          "--list build/std/pvfuzz-list -o docs/variants.md); first differing line: %s" % (
+              stale[0][:200] if stale else "(order or removed lines)"))
+    log("docs/variants.md matches the registry")
+
+
 # ---------------------------------------------------------------- decoder --
 
 def gen_inputs(n, seed):
@@ -1668,6 +1685,7 @@ def main():
         return p
 
     sp("registry-lister", cmd_registry_lister)
+    sp("variants-doc", cmd_variants_doc)
     sp("seeds", cmd_seeds)
     p = sp("decoder", cmd_decoder)
     p.add_argument("--count", type=int, default=3000)

@@ -75,6 +75,14 @@ struct kvm_tsc_world {
 	int vcpu_fiber[KVM_TSC_MAX_CPUS];
 	int hotplug_fiber;
 	bool in_exit[KVM_TSC_MAX_CPUS], reexit[KVM_TSC_MAX_CPUS];
+	/*
+	 * policy->transition_ongoing: set once a transition passed its checks
+	 * (in_transition is also taken, briefly, by one that then finds the CPU
+	 * offline - an inactive policy, where the kernel begins no transition).
+	 * Ghost state: no scheduling point, so writers that never ask see the
+	 * same schedules.
+	 */
+	bool transition_ongoing[KVM_TSC_MAX_CPUS];
 	/* the shared part of the world's kernel state lives in the arena */
 	struct world_shared {
 		int control_left;     /* control threads running + work items queued */
@@ -129,7 +137,7 @@ static u32 w_cpufreq_quick_get(struct kvm_tsc_host *h, int cpu)
 
 static bool w_cpufreq_transition_ongoing(struct kvm_tsc_host *h, int cpu)
 {
-	return READ_ONCE(W.sh->in_transition[cpu]);
+	return W.transition_ongoing[cpu];
 }
 
 static void w_measure_base(struct kvm_tsc_host *h, int base, u64 *base_ref, u64 *tsc)
@@ -479,6 +487,7 @@ static void cpufreq_transition(const struct host_op *op)
 		WRITE_ONCE(W.sh->in_transition[cpu], 0);
 		return;
 	}
+	W.transition_ongoing[cpu] = true; /* cpufreq_freq_transition_begin() */
 	freq.cpu = cpu;
 	freq.old = khz_of_rate(sim_cpu_tsc_rate(cpu)); /* policy->cur */
 	freq.new = khz_of_rate(op->rate);
@@ -490,6 +499,7 @@ static void cpufreq_transition(const struct host_op *op)
 	delay(op->delay >> 3);
 	sim_note("cpufreq POSTCHANGE cpu", (u64)cpu << 32 | freq.new);
 	h->ops->cpufreq_notifier(h, CPUFREQ_POSTCHANGE, &freq);
+	W.transition_ongoing[cpu] = false; /* cpufreq_freq_transition_end() */
 	WRITE_ONCE(W.sh->in_transition[cpu], 0);
 }
 

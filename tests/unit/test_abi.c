@@ -13,21 +13,7 @@
 #include "pvfuzz/hyperv_abi.h"
 #include "pvfuzz/pvclock_abi.h"
 
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                      \
-	do {                                                                  \
-		if (cond) {                                                   \
-			passed++;                                             \
-		} else {                                                      \
-			failed++;                                             \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__);           \
-			printf(__VA_ARGS__);                                  \
-			printf("\n");                                         \
-		}                                                             \
-	} while (0)
-
-#define CHECK_EQ(a, b) CHECK((size_t)(a) == (size_t)(b), "%s = %zu, want %zu", #a, (size_t)(a), (size_t)(b))
+#include "check.h"
 
 /* The kernel's declarations (arch/x86/include/asm/pvclock-abi.h): packed. */
 struct k_pvclock_vcpu_time_info {

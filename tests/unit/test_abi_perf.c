@@ -12,21 +12,7 @@
 
 #include "pvfuzz/perf_event_abi.h"
 
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                      \
-	do {                                                                  \
-		if (cond) {                                                   \
-			passed++;                                             \
-		} else {                                                      \
-			failed++;                                             \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__);           \
-			printf(__VA_ARGS__);                                  \
-			printf("\n");                                         \
-		}                                                             \
-	} while (0)
-
-#define CHECK_EQ(a, b) CHECK((size_t)(a) == (size_t)(b), "%s = %zu, want %zu", #a, (size_t)(a), (size_t)(b))
+#include "check.h"
 
 static void check_bytes(const void *base, size_t size, size_t off, size_t n, u64 v, const char *what)
 {

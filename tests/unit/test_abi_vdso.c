@@ -12,21 +12,7 @@
 
 #include "pvfuzz/vdso_datapage.h"
 
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                      \
-	do {                                                                  \
-		if (cond) {                                                   \
-			passed++;                                             \
-		} else {                                                      \
-			failed++;                                             \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__);           \
-			printf(__VA_ARGS__);                                  \
-			printf("\n");                                         \
-		}                                                             \
-	} while (0)
-
-#define CHECK_EQ(a, b) CHECK((size_t)(a) == (size_t)(b), "%s = %zu, want %zu", #a, (size_t)(a), (size_t)(b))
+#include "check.h"
 
 static struct vdso_time_data vd;
 
