@@ -368,6 +368,38 @@ struct pvclock_writer_ops {
 	int (*wrmsr)(struct kvm_clock_host *h, int v, u32 msr, u64 data);
 	/* after writer_priv is zeroed, once per run: the writer's own set-up */
 	void (*reset)(struct kvm_clock_host *h);
+	/* kvm_vm_ioctl_get_clock(): KVM_GET_CLOCK (NULL: mainline get_kvmclock(), or the era's) */
+	void (*get_clock)(struct kvm_clock_host *h, struct kvm_clock_data *data);
+	/*
+	 * The KVM this writer is: what its host interface lacks
+	 * (KVM_LACKS_*, 0 = mainline has everything) and which host clock its
+	 * records anchor to (enum pvclock_anchor, 0 = mainline's).  The VMM
+	 * model asks only what this KVM has, as a real VMM does, and CO8
+	 * judges kvmclock against the clock the writer follows.
+	 */
+	unsigned kvm_lacks;
+	int anchor;
+};
+
+/*
+ * Host interface a KVM of another era did not have (pvclock_writer_ops.kvm_lacks).
+ * KVM_SET_CLOCK / KVM_GET_CLOCK came in v2.6.32 with flags that must be 0
+ * (kvm_arch_vm_ioctl(): "if (user_ns.flags) goto out" with r = -EINVAL; GET
+ * answers flags = 0 and the clock against get_kernel_ns(), CLOCK_BOOTTIME);
+ * KVM_CLOCK_TSC_STABLE came with the masterclock (2012-2016), KVM_CLOCK_REALTIME
+ * and KVM_CLOCK_HOST_TSC in 2021; KVM_KVMCLOCK_CTRL in v3.5 (2012).
+ */
+#define KVM_LACKS_CLOCK_FLAGS   (1u << 0) /* SET_CLOCK: any flag -EINVAL; GET_CLOCK: flags 0, boottime */
+#define KVM_LACKS_KVMCLOCK_CTRL (1u << 1) /* KVM_KVMCLOCK_CTRL: -EINVAL, nothing published */
+
+/* The host clock a writer's records follow (pvclock_writer_ops.anchor). */
+enum pvclock_anchor {
+	/* mainline: CLOCK_MONOTONIC_RAW + offs_boot (do_kvmclock_base()), the TSC's own rate */
+	PVCLOCK_ANCHOR_RAW = 0,
+	/* CLOCK_BOOTTIME: NTP-steered, so up to MAXFREQ (500 ppm) off the raw rate */
+	PVCLOCK_ANCHOR_BOOTTIME,
+	/* the same at tick granularity (ktime_get_coarse_boottime()): also a tick behind */
+	PVCLOCK_ANCHOR_BOOTTIME_COARSE,
 };
 
 /*
@@ -397,6 +429,9 @@ void pvclock_update_vm_gtod_copy(struct kvm_clock_host *h);
 /* KVM_GET_CLOCK: get_kvmclock() (v6.17) and get_kvmclock_ns() on it. */
 void get_kvmclock(struct kvm_clock_host *h, struct kvm_clock_data *data);
 u64 get_kvmclock_ns(struct kvm_clock_host *h);
+/* KVM_SET_CLOCK / KVM_GET_CLOCK of v2.6.32-v3.x (KVM_LACKS_CLOCK_FLAGS): no flags, CLOCK_BOOTTIME */
+int kvm_vm_ioctl_set_clock_noflags(struct kvm_clock_host *h, const struct kvm_clock_data *data);
+void get_kvmclock_noflags(struct kvm_clock_host *h, struct kvm_clock_data *data);
 /*
  * KVM_SET_CLOCK (v6.17): freeze, new master copy, kvmclock_offset so that
  * kvmclock reads data->clock now (plus the host realtime elapsed since

@@ -665,7 +665,7 @@ static void vmm_get_clock(struct kvm_clock_data *d)
 	if (W.hops)
 		W.hops->get_clock(W.h, d);
 	else
-		get_kvmclock(W.h, d);
+		W.wops->get_clock(W.h, d);
 }
 
 /* What kvmclock reads now: vCPU 0's latest record at vCPU 0's TSC (the harness's view). */
@@ -678,15 +678,60 @@ static u64 kvmclock_now(void)
 	return rec_value(&g->rec, sim_cpu_tsc(0));
 }
 
-/* CO8's new base after the clock was set: what kvmclock reads now, minus true time */
+/*
+ * The host clock the writer's records follow (its declared anchor), now,
+ * by the reference arithmetic: CO8 places kvmclock against it.
+ */
+static u64 ref_anchor_now(void)
+{
+	const struct tk_read_base *m = &W.tk_ref.tkr_mono;
+
+	if (W.wops->anchor == PVCLOCK_ANCHOR_RAW)
+		return ref_base_now();
+	/* CLOCK_BOOTTIME; a coarse anchor lags it, which CO8's lower edge allows (co8_slack) */
+	return tk_ref_ns(m, ref_counter_now(m)) + (u64)W.tk_ref.offs_boot;
+}
+
+/*
+ * CO8's new base after the clock was set: the clock the writer follows plus
+ * the offset KVM now applies, minus true time.  Not a record's value: a
+ * record carries its own anchor's error (a coarse anchor lags by up to a
+ * tick), and a base taken from it would misplace every other vCPU's record.
+ */
 static s64 co8_follow_clock(void)
 {
 	/* kvmclock values are u64: the differences wrap, as the clock does */
-	s64 base = (s64)(kvmclock_now() - sim_true_ns());
+	s64 base = (s64)(ref_anchor_now() + (u64)W.h->kvmclock_offset - sim_true_ns());
 	s64 delta = (s64)((u64)base - (u64)W.co8_base);
 
 	W.co8_base = base;
 	return delta;
+}
+
+/*
+ * CO8's room for the clock the writer follows, derived (docs/clock-contracts.md
+ * §4): a record runs at the TSC's rate from its anchor on, an NTP-steered
+ * anchor clock runs up to MAXFREQ (500 ppm) off that rate, and CO8's base
+ * runs at true time.  So a BOOTTIME writer's value may drift from the base by
+ * 500 ppm of the time since its record's anchor, plus 500 ppm of the time
+ * since the base was taken: at most 2 x 500 ppm of the time since boot, each
+ * way.  A coarse anchor is also up to one tick behind: the longest the
+ * host's coarse clock had been behind at any anchor read this run (the tick
+ * as the host delivered it, late ticks included), below only.  A RAW writer
+ * (mainline) follows the raw clock at its own rate: no room beyond the
+ * window's.
+ */
+static void co8_slack(struct clock_read *r)
+{
+	u64 drift;
+
+	if (W.wops->anchor == PVCLOCK_ANCHOR_RAW)
+		return;
+	drift = 2 * (sim_true_ns() * (u64)MAXFREQ_PPB / 1000000000ULL + 1);
+	r->slack_lo = drift;
+	r->slack_hi = drift;
+	if (W.wops->anchor == PVCLOCK_ANCHOR_BOOTTIME_COARSE && W.coarse_lag_max > 0)
+		r->slack_lo += (u64)W.coarse_lag_max;
 }
 
 /* KVM_KVMCLOCK_CTRL from the VMM (CO15 expects GUEST_STOPPED in the next record) */
@@ -706,12 +751,23 @@ static void vmm_kvmclock_ctrl(int v)
 static int set_clock_promised(const struct kvm_clock_data *d)
 {
 	struct set_clock_promise pc = { 0 };
+	struct kvm_clock_data plain;
 
 	pc.base_lo = ref_base_now();
 	pc.real_lo = ref_real_now();
 	W.pc.active = false;
 	W.clock_step = true;
 	int ret = W.wops->set_clock(W.h, d);
+	if (ret == -22 && (d->flags & KVM_CLOCK_REALTIME)) {
+		/*
+		 * A KVM without KVM_CLOCK_REALTIME (kvm_lacks): the VMM sets
+		 * the clock plainly, as QEMU does when the flag is not offered.
+		 */
+		plain = *d;
+		plain.flags = 0;
+		d = &plain;
+		ret = W.wops->set_clock(W.h, d);
+	}
 	W.clock_step = false;
 	if (ret)
 		return ret;
@@ -1370,8 +1426,10 @@ static void reader_fiber(void *arg)
 			; /* outside what a reader may assume: CO3/CO4 only */
 		else if (fixup)
 			clock_read_end_order_only(&r, id, v);
-		else if (!W.adversarial || ordered)
+		else if (!W.adversarial || ordered) {
+			co8_slack(&r);
 			clock_read_end(&r, id, v);
+		}
 		sim_op_end();
 		sim_yield("guest: between reads");
 	}
@@ -1437,8 +1495,10 @@ static __noinline void check_get_clock(struct clock_read *r, const struct kvm_cl
 	 * unless the records are adversarial: then the guest reads whatever
 	 * was published, and its last_value guard orders only its own reads.
 	 */
-	if (stable && !W.beyond_ktime && !W.adversarial)
+	if (stable && !W.beyond_ktime && !W.adversarial) {
+		co8_slack(r);
 		clock_read_end(r, MAX_READERS, d->clock);
+	}
 }
 
 static void vmm_fiber(void *arg)

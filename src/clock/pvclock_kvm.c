@@ -442,6 +442,51 @@ int kvm_vm_ioctl_set_clock(struct kvm_clock_host *h, const struct kvm_clock_data
 	return 0;
 }
 
+/*
+ * get_kernel_ns() of v2.6.37-v3.x (ktime_get_ts() + monotonic_to_bootbased()):
+ * CLOCK_BOOTTIME, the clock the KVM of that era anchored kvmclock to.
+ */
+static u64 get_kernel_ns(struct kvm_clock_host *h)
+{
+	if (!h->host_tk)
+		return h->host_ns(h); /* the world's own host clock */
+	return (u64)ktime_get_boottime(h->host_tk);
+}
+
+/*
+ * KVM_SET_CLOCK as kvm_arch_vm_ioctl() had it from v2.6.32 (the ioctl's
+ * first version) until the masterclock: any flag is -EINVAL, and the offset
+ * is taken against get_kernel_ns().  The vCPUs take it up at their next
+ * clock update, which the KVM of the time did when a vCPU was loaded
+ * (VMMs set the clock with the VM stopped); the model requests it on every
+ * vCPU before they run again, as mainline's ioctl does, so the
+ * postcondition (CO14) holds for the same reason.
+ */
+int kvm_vm_ioctl_set_clock_noflags(struct kvm_clock_host *h, const struct kvm_clock_data *data)
+{
+	if (data->flags)
+		return -22;
+	kvm_start_pvclock_update(h);
+	h->kvmclock_offset = (s64)(data->clock - get_kernel_ns(h));
+	kvm_end_pvclock_update_with(h, pv_guest_time_update);
+	return 0;
+}
+
+/* KVM_GET_CLOCK of the same era: flags 0, the clock against get_kernel_ns() */
+void get_kvmclock_noflags(struct kvm_clock_host *h, struct kvm_clock_data *data)
+{
+	data->flags = 0;
+	data->realtime = 0;
+	data->host_tsc = 0;
+	data->clock = get_kernel_ns(h) + (u64)READ_ONCE(h->kvmclock_offset);
+}
+
+/* No KVM_KVMCLOCK_CTRL (before v3.5): an unknown vCPU ioctl, -EINVAL, nothing published */
+static int kvm_set_guest_paused_absent(struct kvm_clock_host *h, int v)
+{
+	return -22;
+}
+
 int kvm_set_guest_paused(struct kvm_clock_host *h, int v)
 {
 	int ret = -22;
@@ -657,10 +702,15 @@ void pvclock_writer_ops_resolve(struct pvclock_writer_ops *out, const struct pvc
 		out->write_record = kvm_write_record;
 	if (!out->get_time_and_clockread)
 		out->get_time_and_clockread = kvm_get_time_and_clockread;
+	/* the host interface of the KVM the writer declares (kvm_lacks) */
 	if (!out->set_clock)
-		out->set_clock = kvm_vm_ioctl_set_clock;
+		out->set_clock = ops->kvm_lacks & KVM_LACKS_CLOCK_FLAGS ? kvm_vm_ioctl_set_clock_noflags
+									: kvm_vm_ioctl_set_clock;
+	if (!out->get_clock)
+		out->get_clock = ops->kvm_lacks & KVM_LACKS_CLOCK_FLAGS ? get_kvmclock_noflags : get_kvmclock;
 	if (!out->set_guest_paused)
-		out->set_guest_paused = kvm_set_guest_paused;
+		out->set_guest_paused = ops->kvm_lacks & KVM_LACKS_KVMCLOCK_CTRL ? kvm_set_guest_paused_absent
+										 : kvm_set_guest_paused;
 	if (!out->wrmsr)
 		out->wrmsr = kvm_set_msr_common;
 	if (!out->synchronize_tsc)

@@ -89,27 +89,34 @@ static bool kvm_2010_no_warp_compute(struct kvm_clock_host *h, int v, struct pvc
 	return kvm_2010_compute(h, v, hv, true, false);
 }
 
+/*
+ * The KVM of 2010: KVM_SET_CLOCK/KVM_GET_CLOCK without flags, no
+ * KVM_KVMCLOCK_CTRL, no masterclock; records on the coarse CLOCK_BOOTTIME.
+ */
+#define KVM_2010_HOST .kvm_lacks = KVM_LACKS_CLOCK_FLAGS | KVM_LACKS_KVMCLOCK_CTRL, \
+		      .anchor = PVCLOCK_ANCHOR_BOOTTIME_COARSE
+
 static const struct pvclock_writer_ops kvm_pvclock_writer_2010_ops = {
 	.guest_time_compute = kvm_2010_no_warp_compute,
 	.masterclock_update = kvm_2010_all,
 	.synchronize_tsc = kvm_2010_synchronize_tsc,
 	.hypercall = kvm_pv_clock_pairing,
+	KVM_2010_HOST,
 };
 
 /*
- * Per-vCPU records anchored at different host instants never agree exactly,
- * so only a reader with the global last_value fix-up (pvclock_kernel) or one
- * that needs STABLE and falls back without it (pvclock_vdso) is safe with it;
- * ptp_kvm's cross-timestamp and the host's KVM_GET_CLOCK go back against
- * another vCPU's earlier read (found by their clean runs once the host could
- * migrate and set the clock).
+ * Safe with every safe reader once the host is the KVM of its time
+ * (KVM_2010_HOST): its own ioctls against the clock its records follow.  A
+ * 2010 writer under mainline's KVM_SET_CLOCK/KVM_GET_CLOCK (offsets against
+ * the raw clock, KVM_CLOCK_REALTIME restores) was a host that never existed,
+ * and that is what made ptp_kvm and KVM_GET_CLOCK see it step back; with the
+ * era's ioctls, pvclock_ptp_kvm+kvm_pvclock_writer_2010 ran 2,000,000
+ * release runs clean (docs/clock-contracts.md §3).
  */
 PVCLOCK_WRITER(kvm_pvclock_writer_2010, kvm_pvclock_writer_2010_ops,
-	.partner = "pvclock_ptp_kvm",
-	.expect = "linearizable",
-	.safe_with = "pvclock_kernel,pvclock_vdso",
-	.scenario = "a ptp_kvm cross-timestamp on one vCPU returns less than a read that finished "
-		    "earlier on another: each record is anchored on its own, and nothing clamps",
+	.partner = "pvclock_kernel",
+	.expect = "safe",
+	.scenario = "safe for readers with the last_value fix-up; CLK-01's reader is not",
 	.history = "2010 per-vCPU kvm_write_guest_time(): coarse host time, no STABLE, with "
 		   "1d5f066e0b63 \"KVM: x86: Fix a possible backwards warp of kvmclock\"")
 
@@ -124,6 +131,7 @@ static const struct pvclock_writer_ops kvm_pvclock_writer_2010_warp_ops = {
 	.masterclock_update = kvm_2010_all,
 	.synchronize_tsc = kvm_2010_synchronize_tsc,
 	.hypercall = kvm_pv_clock_pairing,
+	KVM_2010_HOST,
 };
 
 PVCLOCK_WRITER(kvm_pvclock_writer_2010_warp, kvm_pvclock_writer_2010_warp_ops,
@@ -145,6 +153,7 @@ static const struct pvclock_writer_ops kvm_pvclock_writer_percpu_stable_ops = {
 	.masterclock_update = kvm_2010_all,
 	.synchronize_tsc = kvm_2010_synchronize_tsc,
 	.hypercall = kvm_pv_clock_pairing,
+	.anchor = PVCLOCK_ANCHOR_BOOTTIME_COARSE, /* a hypothetical host of 2012: mainline's ioctls */
 };
 
 PVCLOCK_WRITER(kvm_pvclock_writer_percpu_stable, kvm_pvclock_writer_percpu_stable_ops,

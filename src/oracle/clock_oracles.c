@@ -74,6 +74,8 @@ void clock_read_begin(struct clock_read *r)
 	r->start_step = sim_step();
 	r->epoch = epoch;
 	r->base0 = cfg.base;
+	r->slack_lo = 0;
+	r->slack_hi = 0;
 }
 
 static void read_end(struct clock_read *r, int reader, u64 value, bool place)
@@ -91,9 +93,9 @@ static void read_end(struct clock_read *r, int reader, u64 value, bool place)
 		/* a read that spans a rebase may return a value of either side */
 		s64 base_lo = r->base0 < cfg.base ? r->base0 : cfg.base;
 		s64 base_hi = r->base0 < cfg.base ? cfg.base : r->base0;
-		s64 los = (s64)lo_true + base_lo - (s64)cfg.tolerance;
+		s64 los = (s64)lo_true + base_lo - (s64)cfg.tolerance - (s64)r->slack_lo;
 		u64 lo = los < 0 ? 0 : (u64)los;
-		u64 up = (u64)((s64)hi_true + base_hi) + cfg.tolerance + stepped;
+		u64 up = (u64)((s64)hi_true + base_hi) + cfg.tolerance + r->slack_hi + stepped;
 		if (value < lo || value > up)
 			oracle_plausibility(reader, value, lo, up);
 	}

@@ -72,6 +72,11 @@ struct clock_read {
 	u64 start_step;
 	unsigned epoch;   /* clock_oracle_restart()s before it began */
 	s64 base0;        /* CO8's base when it began (a rebase may land during the read) */
+	/*
+	 * CO8 room beyond cfg.tolerance below and above, derived by the
+	 * harness from the clock the value follows (0 after clock_read_begin)
+	 */
+	u64 slack_lo, slack_hi;
 };
 void clock_read_begin(struct clock_read *r);
 /* CO1, CO2, CO8 on a value a reader returned. */
