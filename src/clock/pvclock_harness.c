@@ -1240,8 +1240,17 @@ static void check_snapshot(int reader, const struct clock_read *r, u64 base_star
 	/* the value must come from this record and a TSC the reader read (CO3/CO4) */
 	const u64 *tscs;
 	int nt = sim_op_tscs(&tscs);
-	if (nt == 0)
-		return; /* the TSC came from the host (ptp_kvm): nothing local to compare */
+	if (nt == 0) {
+		/*
+		 * The TSC came from the host (ptp_kvm): nothing local to
+		 * compare.  The cross-timestamp has no last_value guard either,
+		 * so a !STABLE record gives its value no guest-side order: with
+		 * adversarial records (judged by that order only) nothing is
+		 * promised about it.
+		 */
+		*guest_ordered = false;
+		return;
+	}
 	clock_set_postcondition(reader, r, base_start, match, tscs[nt - 1]);
 	u64 last = (u64)W.guest.last_value->counter;
 	bool fixup_ok = false;
