@@ -248,6 +248,11 @@ static bool buggy_here(const struct pv_selection *sel, int r)
 	return true;
 }
 
+bool pv_selection_role_buggy(const struct pv_selection *sel, int r)
+{
+	return buggy_here(sel, r);
+}
+
 void pv_selection_expect(const struct pv_selection *sel, char *buf, size_t len)
 {
 	buf[0] = 0;

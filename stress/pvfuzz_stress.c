@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli_args.h"
 #include "stress.h"
 
 #define MAX_DRIVERS 8
@@ -95,39 +96,6 @@ static void usage(FILE *f)
 		if (drivers[i]->options_help)
 			fprintf(f, "%s options:\n%s", drivers[i]->protocol, drivers[i]->options_help);
 	fprintf(f, "exit status: 0 clean, 1 an oracle fired, 2 bad usage\n");
-}
-
-static __attribute__((noreturn, format(printf, 1, 2))) void bad_usage(const char *fmt, ...)
-{
-	va_list ap;
-	fprintf(stderr, "pvfuzz-stress: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, " (try --help)\n");
-	exit(2);
-}
-
-static u64 parse_uint(const char *opt, const char *s, u64 lo, u64 hi)
-{
-	char *end;
-	errno = 0;
-	if (!*s || *s == '-' || *s == '+')
-		bad_usage("%s: '%s' is not an integer in [%" PRIu64 ", %" PRIu64 "]", opt, s, lo, hi);
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || *end || v < lo || v > hi)
-		bad_usage("%s: '%s' is not an integer in [%" PRIu64 ", %" PRIu64 "]", opt, s, lo, hi);
-	return v;
-}
-
-static double parse_seconds(const char *opt, const char *s)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (!*s || errno || *end || !isfinite(v) || v <= 0 || v > 1e7)
-		bad_usage("%s: '%s' is not a duration in seconds (> 0)", opt, s);
-	return v;
 }
 
 static void parse_options(int argc, char **argv, struct stress_opts *o, const struct stress_driver *d)
@@ -392,6 +360,7 @@ static void watchdog(u64 *last_ops, u64 now)
 
 int main(int argc, char **argv)
 {
+	cli_program = "pvfuzz-stress";
 	struct stress_opts o = { .duration_s = 10 };
 	const struct stress_driver *d = NULL;
 

@@ -6,24 +6,11 @@
  * pairing (default: mainline hv_reader_mainline + kvm_hv_writer).
  */
 #include "clock/hv_harness.h"
-#include "pvfuzz/variant.h"
+#include "fuzz_target.h"
 
-static struct pv_selection sel;
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+static void run(const struct pv_selection *s, struct fdp *in)
 {
-	pv_select_or_exit(PV_HV_TSCPAGE, &sel);
-	return 0;
+	hv_scenario_run(s->role[PV_READER]->ops, s->role[PV_WRITER]->ops, s->label, in);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	struct fdp in;
-	struct pv_selection s = sel;
-
-	fdp_init(&in, data, size);
-	if (s.from_input)
-		pv_select_from_input(PV_HV_TSCPAGE, &s, &in);
-	hv_scenario_run(s.role[PV_READER]->ops, s.role[PV_WRITER]->ops, s.label, &in);
-	return 0;
-}
+PV_FUZZ_TARGET(PV_HV_TSCPAGE, run)

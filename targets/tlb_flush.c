@@ -8,27 +8,14 @@
  * native_ipi + free_rcu + gup_fast, which must be safe).
  */
 #include "mm/tlb_harness.h"
-#include "pvfuzz/variant.h"
+#include "fuzz_target.h"
 
-static struct pv_selection sel;
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+static void run(const struct pv_selection *s, struct fdp *in)
 {
-	pv_select_or_exit(PV_TLB, &sel);
-	return 0;
-}
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	struct fdp in;
-	struct pv_selection s = sel;
-
-	fdp_init(&in, data, size);
-	if (s.from_input)
-		pv_select_from_input(PV_TLB, &s, &in);
 	const struct tlb_roles roles = {
-		s.role[PV_FLUSH]->ops, s.role[PV_FREE]->ops, s.role[PV_WALKER]->ops, s.role[PV_MUTATOR]->ops,
+		s->role[PV_FLUSH]->ops, s->role[PV_FREE]->ops, s->role[PV_WALKER]->ops, s->role[PV_MUTATOR]->ops,
 	};
-	tlb_scenario_run(&roles, s.label, &in);
-	return 0;
+	tlb_scenario_run(&roles, s->label, in);
 }
+
+PV_FUZZ_TARGET(PV_TLB, run)

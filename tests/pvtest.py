@@ -1609,6 +1609,9 @@ def cmd_discover(a):
                                                         "--engine-exe", lf] + rb, ["regress"], 300)
                     add("regress.afl.%s.%s" % (t, tag), ["regress-engine", "--engine", "afl",
                                                          "--engine-exe", afl] + rb, ["regress"], 300)
+                    if a.release_dir:  # the clean runs' -O2 build: its findings replay in std
+                        add("regress.release.%s.%s" % (t, tag), ["regress-engine", "--engine", "libfuzzer",
+                            "--engine-exe", os.path.join(a.release_dir, t)] + rb, ["regress"], 300)
                     for bn, bd in (("asan", a.asan_dir), ("tsan", a.tsan_dir)):
                         add("regress.%s.%s.%s" % (bn, t, tag), ["regress-replayer", "--engine", bn,
                             "--engine-exe", os.path.join(bd, t) if bd else ""] + rb, ["regress"], 300)

@@ -263,8 +263,9 @@ static void print_answer(const struct answer *a, const char *asked, bool json)
 	printf("}, \"buggy\": [");
 	bool f3 = true;
 	for (int r = 0; r < PV_NR_ROLES; r++) {
+		/* the roles the counterpart replaces; one kept safe by safe_with is not */
 		const struct pv_variant *v = a->sel.role[r];
-		if (v && v->expect && strcmp(v->expect, "safe")) {
+		if (v && pv_selection_role_buggy(&a->sel, r)) {
 			printf("%s", f3 ? "" : ", ");
 			json_str(v->name);
 			f3 = false;

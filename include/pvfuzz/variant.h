@@ -105,6 +105,8 @@ bool pv_select(enum pv_protocol p, const char *spec, struct pv_selection *sel, c
  * "unknown".
  */
 void pv_selection_expect(const struct pv_selection *sel, char *buf, size_t len);
+/* role r is buggy in this selection: it counts towards the expectation */
+bool pv_selection_role_buggy(const struct pv_selection *sel, int r);
 /*
  * The same selection with every buggy variant replaced by the correct
  * variant it mutates (pv_variant_fixed()), as an explicit spec naming every

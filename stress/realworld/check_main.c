@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../cli_args.h"
 #include "check.h"
 #include "stressng_counts.h"
 
@@ -70,39 +71,6 @@ static void usage(FILE *f)
 			fprintf(f, " %s", j->name);
 	fprintf(f, "\n");
 #endif
-}
-
-static __attribute__((noreturn, format(printf, 1, 2))) void bad_usage(const char *fmt, ...)
-{
-	va_list ap;
-	fprintf(stderr, "pvfuzz-check: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, " (try --help)\n");
-	exit(2);
-}
-
-static u64 parse_uint(const char *opt, const char *s, u64 lo, u64 hi)
-{
-	char *end;
-	errno = 0;
-	if (!*s || *s == '-' || *s == '+')
-		bad_usage("%s: '%s' is not an integer in [%" PRIu64 ", %" PRIu64 "]", opt, s, lo, hi);
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || *end || v < lo || v > hi)
-		bad_usage("%s: '%s' is not an integer in [%" PRIu64 ", %" PRIu64 "]", opt, s, lo, hi);
-	return v;
-}
-
-static double parse_seconds(const char *opt, const char *s)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (!*s || errno || *end || !isfinite(v) || v <= 0 || v > 1e7)
-		bad_usage("%s: '%s' is not a duration in seconds (> 0)", opt, s);
-	return v;
 }
 
 static const char *si(u64 v, char *buf, size_t n)
@@ -319,6 +287,7 @@ static int run_checker(const struct checker *c, const struct check_opts *o)
 
 int main(int argc, char **argv)
 {
+	cli_program = "pvfuzz-check";
 	struct check_opts o = { .duration_s = 10 };
 	const struct checker *run[8];
 	int nrun = 0;
