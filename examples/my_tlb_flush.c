@@ -26,7 +26,7 @@ static const struct tlb_flush_ops my_flush_ops = {
 	.flush_tlb_multi = my_flush_tlb_multi,
 	.range_freed_tables = true,
 	.host_vcpu_put = kvm_steal_time_set_preempted,
-	.host_vcpu_entry = kvm_record_steal_time,
+	.host_vcpu_run = kvm_record_steal_time,
 };
 TLB_VARIANT(my_tlb_flush_no_mark, PV_FLUSH, my_flush_ops, .expect = "stale_tlb",
 	    .scenario = "a vCPU with the range cached is preempted during a remap's flush, then resumes",

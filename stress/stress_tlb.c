@@ -332,8 +332,17 @@ static void host_park(struct vcpu *v)
 {
 	hw_lock(v);
 	atomic_store_explicit(&v->parked, 1, memory_order_release);
+	mm.cpu[v->id].kvm.at_instruction_boundary = 1; /* parked between instructions (in_insn defers it) */
 	if (flush_ops->host_vcpu_put)
 		flush_ops->host_vcpu_put(&mm, v->id); /* kvm_steal_time_set_preempted */
+	/*
+	 * On x86 the host's store of PREEMPTED, after the vCPU stopped, is a
+	 * release, and the guest's cmpxchg that reads it an acquire: what the
+	 * vCPU did before the park happens before a flush that skips it.
+	 * WRITE_ONCE is relaxed in C11, so say it with a release RMW (value
+	 * unchanged) for TSan.
+	 */
+	__atomic_fetch_or(&mm.cpu[v->id].st.preempted, 0, __ATOMIC_RELEASE);
 	hw_unlock(v);
 	atomic_fetch_add_explicit(&v->parks, 1, memory_order_relaxed);
 	if (sec_depth)
@@ -346,7 +355,9 @@ static void host_park(struct vcpu *v)
 	atomic_store_explicit(&v->release, 0, memory_order_relaxed);
 	hw_lock(v);
 	if (flush_ops->host_vcpu_entry)
-		flush_ops->host_vcpu_entry(&mm, v->id); /* record_steal_time / Xen's pending flush */
+		flush_ops->host_vcpu_entry(&mm, v->id); /* Xen's pending flush */
+	if (flush_ops->host_vcpu_run)
+		flush_ops->host_vcpu_run(&mm, v->id); /* record_steal_time */
 	atomic_store_explicit(&v->parked, 0, memory_order_release);
 	hw_unlock(v);
 }

@@ -1520,7 +1520,7 @@ def stress_native(add, a, t, proto, base, buggy):
                 "--protocol", proto, "--variant", "kvm_hv_writer_no_invalidate", "--stress-exe", tsan,
                 "--seconds", "20"] + base, ["stress"], 400, 10)
     elif proto == "tlb":
-        for be in ("native", "hyperv"):
+        for be in ("native", "hyperv", "kvm-pv"):
             add("stress.tsan.tlb.%s-rcu" % be, ["stress", "--case", "clean", "--protocol", proto,
                 "--extra", "--backend %s --free rcu" % be, "--stress-exe", tsan, "--seconds", "15"] + base,
                 ["stress"], 400, 10)

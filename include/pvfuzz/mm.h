@@ -121,9 +121,23 @@ struct psc_entry {
 #define KVM_VCPU_PREEMPTED (1 << 0)
 #define KVM_VCPU_FLUSH_TLB (1 << 1)
 
+/* The guest/host ABI (arch/x86/include/uapi/asm/kvm_para.h), 64 bytes */
 struct kvm_steal_time {
+	u64 steal;
+	u32 version;
+	u32 flags;
 	u8 preempted;
-	u8 pad[63];
+	u8 u8_pad[3];
+	u32 pad[11];
+};
+
+/* The host's private per-vCPU steal-time state (vcpu->arch.st and friends) */
+struct kvm_vcpu_st {
+	u8 preempted;                /* vcpu->arch.st.preempted: what the host last wrote */
+	u8 at_instruction_boundary;  /* vcpu->arch.at_instruction_boundary of the last exit */
+	u64 last_steal;              /* vcpu->arch.st.last_steal */
+	u64 run_delay;               /* current->sched_info.run_delay of the vCPU thread */
+	u32 preemption_reported, preemption_other; /* vcpu->stat */
 };
 
 /* Per-vCPU state: cpu_tlbstate + the hardware TLB/PSC + steal time. */
@@ -134,8 +148,32 @@ struct mm_cpu {
 	u8 is_lazy;   /* cpu_tlbstate_shared.is_lazy, read remotely */
 	u64 tlb_gen;  /* ctxs[asid].tlb_gen */
 	struct kvm_steal_time st; /* shared with the host */
+	struct kvm_vcpu_st kvm;   /* host-private, touched by the vCPU's own thread only */
+	/*
+	 * Hardware: a user access in flight between its translation and its
+	 * data access (enum mm_insn_state), and the vpn it translated.
+	 */
+	u8 insn;
+	u8 insn_vpn;
 	u8 xen_flush_pending;     /* host side: flush at next schedule */
 	int rcu_nesting;
+};
+
+/*
+ * One guest instruction's memory access: translated (TLB or page walk),
+ * then performed one scheduling point later.  Interrupts are taken only
+ * between instructions, so a TLB flush of this vCPU that lands in between
+ * (a host flush of a running vCPU, or one at an exit the hardware restarts
+ * from) makes the hardware retry it with a new translation.  An exit the
+ * host finishes by emulating the instruction keeps the translation already
+ * made: KVM's emulator on the vCPU thread (why 6cd88243c7e0 reports only
+ * exits at instruction boundaries as preempted).
+ */
+enum mm_insn_state {
+	MM_INSN_NONE,
+	MM_INSN_INFLIGHT,  /* translated, data access not yet performed */
+	MM_INSN_EMULATED,  /* the host took an exit inside it and completes it */
+	MM_INSN_RESTART,   /* its translation was flushed: the hardware retries it */
 };
 
 /* ---------------------------------------------------------- RCU -- */
@@ -194,6 +232,9 @@ struct mm_hooks {
 	bool (*cpumask_alloc_fails)(struct mm_struct *mm, int cpu);
 	/* host side: is vCPU cpu running on a pCPU right now */
 	bool (*vcpu_running)(struct mm_struct *mm, int cpu);
+	/* a user access translated vpn to pfn (a translation of mapping version ver);
+	 * its data access is the next scheduling point of this vCPU */
+	void (*user_translated)(struct mm_struct *mm, int cpu, int vpn, int pfn, u32 ver);
 	void *ctx;
 };
 
@@ -222,17 +263,35 @@ struct tlb_flush_ops {
 	void (*host_vcpu_put)(struct mm_struct *mm, int cpu);
 	void (*host_vcpu_entry)(struct mm_struct *mm, int cpu);
 	/*
+	 * Host code of the vCPU's thread between its resume and VM entry
+	 * (vcpu_enter_guest's KVM_REQ_STEAL_UPDATE: record_steal_time): unlike
+	 * host_vcpu_entry it runs with scheduling points, so other vCPUs' guest
+	 * code interleaves with it, and the vCPU can be descheduled inside it
+	 * (host_vcpu_put again, then this again).
+	 */
+	void (*host_vcpu_run)(struct mm_struct *mm, int cpu);
+	/*
 	 * Guest boot (kvm_guest_init + the arch_initcall that allocates the
 	 * backend's per-CPU state): returns what pv_ops.mmu.flush_tlb_multi
 	 * ends up as.  NULL: the backend itself, nothing to set up.
 	 */
 	const struct tlb_flush_ops *(*guest_init)(struct mm_struct *mm);
+	/*
+	 * The host completes an instruction it took an exit inside by
+	 * emulating it with the translation already made (KVM); else the
+	 * instruction is restarted after the exit (the hardware retries it).
+	 */
+	bool host_emulates_insn;
 };
 /* the native backend (arch/x86/mm/tlb.c), what pv_ops holds before a guest init */
 const struct tlb_flush_ops *native_tlb_flush_ops(void);
 /* KVM's host side of the steal-time preempted byte (flush_kvm_pv.c), for PV backends */
 void kvm_steal_time_set_preempted(struct mm_struct *mm, int cpu); /* at vcpu_put */
-void kvm_record_steal_time(struct mm_struct *mm, int cpu);        /* at entry: xchg, deferred flush */
+void kvm_record_steal_time(struct mm_struct *mm, int cpu);        /* before entry: xchg, deferred flush, steal */
+/* KVM's guest side, for a host model of one's own: kvm_flush_tlb_multi, and the
+ * boot that installs `pv` once the per-CPU masks exist (else native stays) */
+void kvm_flush_tlb_multi(struct mm_struct *mm, pv_cpumask_t cpus, const struct flush_tlb_info *info);
+const struct tlb_flush_ops *kvm_pv_guest_init(struct mm_struct *mm, const struct tlb_flush_ops *pv);
 
 /*
  * The mutator role: the mm-side operations a user's patch is most likely to

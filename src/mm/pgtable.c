@@ -172,23 +172,39 @@ static int hw_walk(struct mm_struct *mm, struct mm_cpu *c, int cpu, int vpn, boo
 	return pte_pfn(pte);
 }
 
+/* the translation step of a user access: TLB hit, or a hardware walk that fills it */
+static int user_translate(struct mm_struct *mm, struct mm_cpu *c, int cpu, int vpn, bool write)
+{
+	struct tlb_entry *e = &c->tlb[vpn % MM_TLB_ENTRIES];
+	if (MM_BK_READ(e->valid) && MM_BK_READ(e->vpn) == vpn && (!write || MM_BK_READ(e->rw))) {
+		mm_hook(mm, tlb_use, cpu, e);
+		return MM_BK_READ(e->pfn);
+	}
+	int pfn = hw_walk(mm, c, cpu, vpn, true);
+	if (pfn < 0 || (write && !MM_BK_READ(e->rw)))
+		return -1; /* #PF: the fault handler would map it; not modelled */
+	return pfn;
+}
+
 int mm_user_access(struct mm_struct *mm, int vpn, bool write)
 {
 	int cpu = smp_processor_id();
 	struct mm_cpu *c = &mm->cpu[cpu];
-	struct tlb_entry *e = &c->tlb[vpn % MM_TLB_ENTRIES];
-	int pfn;
-	if (MM_BK_READ(e->valid) && MM_BK_READ(e->vpn) == vpn && (!write || MM_BK_READ(e->rw))) {
-		mm_hook(mm, tlb_use, cpu, e);
-		pfn = MM_BK_READ(e->pfn);
-	} else {
-		pfn = hw_walk(mm, c, cpu, vpn, true);
-		if (pfn < 0 || (write && !MM_BK_READ(e->rw)))
-			return -1; /* #PF: the fault handler would map it; not modelled */
+	for (;;) {
+		int pfn = user_translate(mm, c, cpu, vpn, write);
+		if (pfn < 0)
+			return -1;
+		const struct tlb_entry *e = &c->tlb[vpn % MM_TLB_ENTRIES];
+		MM_BK_WRITE(c->insn_vpn, (u8)vpn);
+		MM_BK_WRITE(c->insn, MM_INSN_INFLIGHT);
+		mm_hook(mm, user_translated, cpu, vpn, pfn, MM_BK_READ(e->ver));
+		/* the data access itself: one scheduling point after the translation */
+		(void)atomic_read(&mm->pages[pfn]._refcount);
+		u8 st = MM_BK_READ(c->insn);
+		MM_BK_WRITE(c->insn, MM_INSN_NONE);
+		if (st != MM_INSN_RESTART)
+			return pfn;
 	}
-	/* the data access itself: one scheduling point */
-	(void)atomic_read(&mm->pages[pfn]._refcount);
-	return pfn;
 }
 
 void mm_speculative_walk(struct mm_struct *mm, int vpn)

@@ -8,9 +8,18 @@
  */
 #include "pvfuzz/mm.h"
 
+/* the in-flight instruction's translation of vpn is gone: the hardware retries it */
+static void insn_translation_flushed(struct mm_cpu *c, int start, int end)
+{
+	int vpn = MM_BK_READ(c->insn_vpn);
+	if (MM_BK_READ(c->insn) == MM_INSN_INFLIGHT && vpn >= start && vpn < end)
+		MM_BK_WRITE(c->insn, MM_INSN_RESTART);
+}
+
 void mm_tlb_flush_cpu(struct mm_struct *mm, int cpu)
 {
 	struct mm_cpu *c = &mm->cpu[cpu];
+	insn_translation_flushed(c, 0, MM_NR_VPN);
 	for (int i = 0; i < MM_TLB_ENTRIES; i++)
 		MM_BK_WRITE(c->tlb[i].valid, 0);
 	for (int i = 0; i < PTRS_PER_TABLE; i++)
@@ -21,6 +30,7 @@ void mm_tlb_flush_cpu(struct mm_struct *mm, int cpu)
 void mm_tlb_flush_cpu_range(struct mm_struct *mm, int cpu, int start, int end)
 {
 	struct mm_cpu *c = &mm->cpu[cpu];
+	insn_translation_flushed(c, start, end);
 	for (int i = 0; i < MM_TLB_ENTRIES; i++) {
 		int vpn = MM_BK_READ(c->tlb[i].vpn);
 		if (vpn >= start && vpn < end)

@@ -33,8 +33,9 @@
  *              then walk; after its ops a worker repeats its last op (a
  *              lazy period: idles) until the mutators are done
  * Tail events: SIM_EV_HOST_PREEMPT (at a step, also inside walker sections),
- * SIM_EV_SCENARIO: arg bit 7 clear: the next 1+(arg&3) batch allocations
- * fail; set: the host preempts vCPU arg&3 for 8*(((arg>>2)&31)+1) steps as
+ * SIM_EV_SCENARIO: arg bits 7-6 clear: the next 1+(arg&3) batch allocations
+ * fail; bit 6 alone: the host preempts vCPU arg&3 for 8*(((arg>>2)&15)+1)
+ * steps inside its next user access (translated, not yet accessed); bit 7 set: the host preempts vCPU arg&3 for 8*(((arg>>2)&31)+1) steps as
  * soon as its next walk has derived a pte-table pointer (a preemption inside
  * the walker's section, keyed on the protocol point rather than a step),
  * SIM_EV_SCENARIO2 (IPIs to vCPU arg&3 held for 4*(arg>>2) steps).
@@ -85,6 +86,10 @@ struct fiber_state {
 	/* the current walk's grabs: taken on a page freed since vpn last mapped it? and when */
 	bool grab_recycled[MM_NR_VPN];
 	u64 grab_step[MM_NR_VPN];
+	/* the user access in flight: its translation, checked at its data access */
+	bool acc_armed;
+	int acc_vpn, acc_pfn;
+	u32 acc_ver;
 };
 
 struct tlb_world {
@@ -95,7 +100,10 @@ struct tlb_world {
 	u8 fail_mask;
 	int nbatch, fail_next;
 	bool running[MM_MAX_CPUS];
+	bool in_host[MM_MAX_CPUS];        /* the vCPU's thread runs host code (on_vcpu_resume) */
+	u64 preempted_at[MM_MAX_CPUS];
 	u32 preempt_in_walk[MM_MAX_CPUS]; /* armed: steps to preempt for at the next walk */
+	u32 preempt_in_insn[MM_MAX_CPUS]; /* armed: ... inside the next user access */
 	int mutators, mutators_left;
 	u8 prot_ro;                       /* bit per region: mprotect'd read-only */
 	/* ground truth */
@@ -131,7 +139,7 @@ static bool table_linked(struct mm_struct *mm, int pfn);
 enum { NM_TLB_UNFLUSHED = 0x1000, NM_WALK_UNLINKED = 0x2000, NM_PSC_UNLINKED = 0x3000,
        NM_GRAB_CHANGED = 0x4000, NM_IPI_IN_RCU = 0x5000, NM_PREEMPT_IN_WALK = 0x6000,
        NM_BATCH_FAIL = 0x7000, NM_SYSCALL_OVERLAP = 0x8000,
-       NM_SYSCALL_UNFLUSHED = 0x9000 };
+       NM_SYSCALL_UNFLUSHED = 0x9000, NM_PREEMPT_IN_INSN = 0xa000, NM_ACCESS_CHANGED = 0xb000 };
 
 static BOOKKEEPING void near_miss(u32 kind, u32 detail)
 {
@@ -436,6 +444,49 @@ static BOOKKEEPING bool h_vcpu_running(struct mm_struct *mm, int cpu)
 	return W.running[cpu];
 }
 
+/* a user access translated: its data access (the vCPU's next access) is checked in on_access */
+static BOOKKEEPING void h_user_translated(struct mm_struct *mm, int cpu, int vpn, int pfn, u32 ver)
+{
+	struct fiber_state *f = me();
+	f->acc_armed = true;
+	f->acc_vpn = vpn;
+	f->acc_pfn = pfn;
+	f->acc_ver = ver;
+	sim_insn_hold(true); /* no interrupt until the data access is done */
+	if (W.preempt_in_insn[cpu]) {
+		sim_host_preempt(cpu, W.preempt_in_insn[cpu]); /* an exit inside the instruction */
+		W.preempt_in_insn[cpu] = 0;
+	}
+}
+
+/*
+ * TO3 at the data access itself: the translation it goes through must not
+ * be one a flush that has returned covered, nor lead to a freed page.  A
+ * restarted instruction does not access (the hardware retries it).
+ */
+static BOOKKEEPING void check_data_access(struct mm_struct *mm, struct fiber_state *f)
+{
+	f->acc_armed = false;
+	sim_insn_hold(false); /* the access ends the instruction: interrupts from the next step on */
+	int cpu = smp_processor_id();
+	if (MM_BK_READ(mm->cpu[cpu].insn) == MM_INSN_RESTART)
+		return;
+	char what[192];
+	if (f->acc_ver != W.ver[f->acc_vpn])
+		near_miss(NM_ACCESS_CHANGED, (u32)cpu);
+	if (mm->page_free >> f->acc_pfn & 1) {
+		snprintf(what, sizeof(what), "vCPU %d's data access to vpn %d went to page %d after the page was "
+			 "freed (translated before)", cpu, f->acc_vpn, f->acc_pfn);
+		oracle_stale_tlb(what);
+	}
+	if (f->acc_ver < W.flushed_ver[f->acc_vpn]) {
+		snprintf(what, sizeof(what), "vCPU %d's data access to vpn %d -> page %d went through a translation "
+			 "(mapping v%u) that a flush or munmap/madvise/mprotect covering v%u removed and returned",
+			 cpu, f->acc_vpn, f->acc_pfn, f->acc_ver, W.flushed_ver[f->acc_vpn]);
+		oracle_stale_tlb(what);
+	}
+}
+
 static BOOKKEEPING bool table_linked(struct mm_struct *mm, int pfn)
 {
 	for (int r = 0; r < PTRS_PER_TABLE; r++) {
@@ -454,6 +505,9 @@ static BOOKKEEPING bool table_linked(struct mm_struct *mm, int pfn)
 static BOOKKEEPING void on_access(void *ctx, u32 site, const volatile void *p, unsigned size, bool write)
 {
 	int pfn;
+	struct fiber_state *fa = me();
+	if (fa->acc_armed && p == &W.mm->pages[fa->acc_pfn]._refcount.counter)
+		check_data_access(W.mm, fa);
 	if ((uintptr_t)p < 4096) {
 		char nul[128];
 		snprintf(nul, sizeof(nul), "vCPU %d %s through a NULL pointer: per-CPU state the flush backend's "
@@ -512,10 +566,46 @@ static void on_host_preempt(void *ctx, int cpu, bool preempted)
 	if (preempted && (W.fs[cpu].irqoff || W.fs[cpu].rcu))
 		near_miss(NM_PREEMPT_IN_WALK, (u32)cpu);
 	W.running[cpu] = !preempted;
+	struct kvm_vcpu_st *vst = &W.mm->cpu[cpu].kvm;
+	if (preempted) {
+		/*
+		 * The exit that deschedules a vCPU in guest mode is the host's
+		 * interrupt, at an instruction boundary, unless a user access is
+		 * in flight: then it is an exit inside the instruction (an EPT
+		 * violation, say), which a KVM-like host completes by emulation.
+		 * Inside the vCPU thread's host code the last exit's value
+		 * stands, as in KVM.
+		 */
+		u8 *insn = &W.mm->cpu[cpu].insn;
+		if (!W.in_host[cpu])
+			vst->at_instruction_boundary = MM_BK_READ(*insn) != MM_INSN_INFLIGHT;
+		if (MM_BK_READ(*insn) == MM_INSN_INFLIGHT) {
+			near_miss(NM_PREEMPT_IN_INSN, (u32)cpu);
+			if (W.mm->flush->host_emulates_insn)
+				MM_BK_WRITE(*insn, MM_INSN_EMULATED);
+		}
+		W.preempted_at[cpu] = sim_step();
+	} else {
+		vst->run_delay += sim_step() - W.preempted_at[cpu]; /* the scheduler's sched_info */
+	}
 	if (preempted && W.mm->flush->host_vcpu_put)
 		W.mm->flush->host_vcpu_put(W.mm, cpu);
 	if (!preempted && W.mm->flush->host_vcpu_entry)
 		W.mm->flush->host_vcpu_entry(W.mm, cpu);
+}
+
+/*
+ * The resumed vCPU's thread before VM entry, on its own task with
+ * scheduling points (record_steal_time: other vCPUs' flushes can read and
+ * cmpxchg the preempted byte between its steps).
+ */
+static void on_vcpu_resume(void *ctx, int cpu)
+{
+	if (!W.mm->flush->host_vcpu_run)
+		return;
+	W.in_host[cpu] = true;
+	W.mm->flush->host_vcpu_run(W.mm, cpu);
+	W.in_host[cpu] = false;
 }
 
 static u64 on_exit(void *ctx, int cpu, enum pv_exit_reason r, u64 a0, u64 a1)
@@ -529,6 +619,8 @@ static void on_event(void *ctx, enum sim_event ev, u8 arg)
 {
 	if (ev == SIM_EV_SCENARIO && (arg & 0x80))
 		W.preempt_in_walk[(arg & 3) % W.nr_cpus] = 8u * (((arg >> 2) & 31) + 1);
+	else if (ev == SIM_EV_SCENARIO && (arg & 0x40))
+		W.preempt_in_insn[(arg & 3) % W.nr_cpus] = 8u * (((arg >> 2) & 15) + 1);
 	else if (ev == SIM_EV_SCENARIO)
 		W.fail_next += 1 + (arg & 3);
 	else if (ev == SIM_EV_SCENARIO2)
@@ -798,6 +890,8 @@ void tlb_scenario_run(const struct tlb_roles *roles, const char *label, struct f
 	cfg.on_event = on_event;
 	cfg.on_exit = on_exit;
 	cfg.on_host_preempt = on_host_preempt;
+	/* only hosts with vCPU-thread code take the resume path (others replay as before) */
+	cfg.on_vcpu_resume = roles->flush->host_vcpu_run ? on_vcpu_resume : NULL;
 	cfg.on_access = on_access;
 	cfg.on_commit = on_commit;
 	cfg.variant = label;
@@ -833,7 +927,7 @@ void tlb_scenario_run(const struct tlb_roles *roles, const char *label, struct f
 		.tlb_use = h_tlb_use, .psc_use = h_psc_use, .page_freed = h_page_freed,
 		.discard = h_discard, .batch_alloc_fails = h_batch_alloc_fails,
 		.vcpu_running = h_vcpu_running, .need_resched = h_need_resched,
-		.cpumask_alloc_fails = h_cpumask_alloc_fails,
+		.cpumask_alloc_fails = h_cpumask_alloc_fails, .user_translated = h_user_translated,
 	};
 	struct mm_struct *mm = sim_shared_alloc(sizeof(*mm), 64);
 	W.mm = mm;

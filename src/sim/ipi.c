@@ -122,7 +122,7 @@ void sim_ipi_poll(void)
 	struct sim_fiber *f = sim_cur();
 	struct sim_cpu *c = &g_sim.cpu[f->cpu];
 	bool handled = false;
-	while (c->nipi && f->guest && !f->irq_off && !f->in_exit && !f->in_ipi &&
+	while (c->nipi && f->guest && !f->irq_off && !f->in_exit && !f->in_ipi && !f->in_insn &&
 	       g_sim.step >= c->ipi_hold_until) {
 		struct sim_ipi ipi = c->ipi[0];
 		for (int i = 1; i < c->nipi; i++)

@@ -26,6 +26,7 @@ struct fiber_ctx g_main_ctx;
 enum sim_fail_mode sim_fail_mode = SIM_FAIL_ABORT;
 
 static bool idle_takes_ipi(const struct sim_fiber *f);
+static void vcpu_resume_work(struct sim_fiber *f);
 
 static bool in_atomic_section(const struct sim_fiber *f)
 {
@@ -315,6 +316,7 @@ static void host_resume_due(void)
 			p->preempted = false;
 			sim_trace(SIM_OP_EVENT, NULL, "host-resume-vcpu", (u64)c);
 			host_preempt_hook(c, false);
+			p->resume_pending = g_sim.cfg.on_vcpu_resume != NULL;
 		}
 	}
 }
@@ -344,6 +346,9 @@ static void switch_to(int next, bool dying)
 	fiber_switch(from, to, dying);
 	/* back on prev's stack */
 	g_sim.cur = prev;
+	/* a vCPU the host resumed meanwhile: its thread's host code comes first */
+	if (prev >= 0 && g_sim.cpu[g_sim.f[prev].cpu].resume_pending)
+		vcpu_resume_work(&g_sim.f[prev]);
 }
 
 /* Pick and switch; from a finished fiber this never returns. */
@@ -417,6 +422,12 @@ void sim_move_task(int fiber, int cpu)
 	f->moved = g_sim.cfg.on_task_interrupted != NULL;
 	f->sched_in = f->moved;
 	sim_trace(SIM_OP_EVENT, NULL, "move-task", ((u64)fiber << 8) | (u64)cpu);
+}
+
+void sim_insn_hold(bool inside)
+{
+	if (g_sim.cur >= 0)
+		sim_cur()->in_insn = inside;
 }
 
 void sim_hold_cpu(bool hold)
@@ -511,6 +522,31 @@ static void apply_event(const struct sim_ev *e)
 
 /* ------------------------------------------------------ the point itself -- */
 
+/*
+ * The vCPU thread's host code after a resume (on_vcpu_resume), on the guest
+ * task that runs first: out of guest mode like a VM exit, run again if the
+ * host descheduled the vCPU once more inside it.  Entry and exit serialise.
+ */
+static void vcpu_resume_work(struct sim_fiber *f)
+{
+	struct sim_cpu *c = &g_sim.cpu[f->cpu];
+	if (!f->guest || f->in_exit || f->done)
+		return;
+	int cpu = f->cpu;
+	while (c->resume_pending) {
+		c->resume_pending = false;
+		sim_sb_drain(cpu, SIM_SB_SIZE);
+		f->in_exit = true;
+		g_sim.in_exit |= (u8)(1u << cpu);
+		sim_trace(SIM_OP_EVENT, NULL, "vcpu-run-host", (u64)cpu);
+		g_sim.cfg.on_vcpu_resume(g_sim.cfg.ctx, cpu);
+		g_sim.in_exit &= (u8)~(1u << cpu);
+		f->in_exit = false;
+		sim_commit_plain(f);
+		sim_sb_drain(cpu, SIM_SB_SIZE);
+	}
+}
+
 static void check_liveness(struct sim_fiber *f)
 {
 	if (!f->op || !g_sim.writer_idle || !g_sim.fair)
@@ -540,6 +576,8 @@ void sim_point(void)
 		migrate_back_due();
 	check_liveness(sim_cur());
 	reschedule(false);
+	if (g_sim.cpu[sim_cur()->cpu].resume_pending)
+		vcpu_resume_work(sim_cur());
 	if (g_sim.nipi) /* an interrupt is taken between two instructions */
 		sim_ipi_poll();
 	if (sim_cur()->moved)
@@ -605,6 +643,8 @@ static void fiber_main(void *arg)
 {
 	struct sim_fiber *f = arg;
 	fiber_entered(&f->ctx);
+	if (g_sim.cpu[f->cpu].resume_pending)
+		vcpu_resume_work(f);
 	f->fn(f->arg);
 	sim_commit_plain(f);
 	f->done = true;

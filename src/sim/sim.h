@@ -90,6 +90,16 @@ struct sim_config {
 	 * IPI taken inside the hook reruns it after the hook returns.
 	 */
 	void (*on_task_interrupted)(void *ctx, int cpu);
+	/*
+	 * The host resumed vCPU cpu after a deschedule: host code of the vCPU's
+	 * own thread (kvm_arch_vcpu_load, then vcpu_enter_guest's requests such
+	 * as KVM_REQ_STEAL_UPDATE) runs on the first of its guest tasks to run
+	 * next, before that task's next instruction.  Its compat primitives are
+	 * scheduling points (other vCPUs run meanwhile); the vCPU is out of
+	 * guest mode until it returns, takes no IPI, and may be descheduled
+	 * again inside it, after which it runs again.  NULL: nothing runs.
+	 */
+	void (*on_vcpu_resume)(void *ctx, int cpu);
 	void *ctx;
 	const char *variant;   /* for reports */
 	/*
@@ -147,6 +157,13 @@ void sim_feature(u32 h);
  * vCPU's next scheduling point.
  */
 void sim_host_preempt(int cpu, u32 steps);
+/*
+ * The current task is inside one instruction whose steps the scenario
+ * models separately (a translation, then the data access): interrupts are
+ * taken at instruction boundaries only, so IPIs wait until it ends.  Host
+ * preemption (a VM exit) can still come in between.
+ */
+void sim_insn_hold(bool inside);
 /* IPIs to vCPU cpu wait until `steps` more steps have passed (delivery timing). */
 void sim_ipi_hold(int cpu, u32 steps);
 /*

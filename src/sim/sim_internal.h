@@ -36,6 +36,7 @@ struct sim_fiber {
 	int return_cpu; /* a round-trip migration brings the task back here */
 	u64 return_at;  /* ... at this step (0: none pending) */
 	bool in_ipi;    /* running an IPI handler (hard-IRQ context) */
+	bool in_insn;   /* mid-instruction (sim_insn_hold): interrupts wait for its end */
 	bool pinned;    /* never migrated (a per-CPU task) */
 	bool moved;     /* interrupted or moved: on_task_interrupted before it resumes */
 	bool in_hook;   /* running on_task_interrupted */
@@ -85,6 +86,7 @@ struct sim_cpu {
 	u32 rate;
 	u64 preempted_until;
 	bool preempted;
+	bool resume_pending;            /* on_vcpu_resume still to run */
 	struct sim_pending sb[SIM_SB_SIZE]; /* FIFO: x86-TSO */
 	int nsb;
 };
