@@ -156,10 +156,14 @@ static inline u64 ref_pvclock_ns(u64 T, u64 S, u32 mul, int shift, u64 tsc)
 	return S + (u64)((d * mul) >> 32);
 }
 
-/* Negative delta: the mathematical value is below the record's base. */
+/*
+ * Negative delta: the TSC read is before the record's timestamp.  The TSC
+ * is a 64-bit counter that may wrap (a host may write any value), so
+ * "before" is the signed 64-bit distance, as the kernel's u64 delta has it.
+ */
 static inline bool ref_pvclock_negative(u64 T, u64 tsc)
 {
-	return (s128)tsc - (s128)T < 0;
+	return (s64)(tsc - T) < 0;
 }
 
 static inline u64 ref_hv_time(u64 tsc, u64 scale, s64 offset)

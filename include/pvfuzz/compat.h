@@ -69,6 +69,7 @@ u64 pv_vm_exit(enum pv_exit_reason reason, u64 a0, u64 a1);
 
 #define kvm_hypercall2(nr, a0, a1) pv_vm_exit(PV_EXIT_HYPERCALL, (nr), ((u64)(a0) << 32) | (u32)(a1))
 #define rdmsrl(msr) pv_vm_exit(PV_EXIT_RDMSR, (msr), 0)
+#define wrmsrl(msr, val) ((void)pv_vm_exit(PV_EXIT_WRMSR, (msr), (val)))
 
 /*
  * IPIs, as smp_call_function_many(): run func(info) on every online CPU in
@@ -300,6 +301,9 @@ static inline void pv_guest_memcpy(volatile void *dst, const void *src, size_t n
 		d[i] = s[i];
 }
 #define pv_memcpy(dst, src, n) pv_guest_memcpy((dst), (src), (n))
+
+/* the guest's kvmclock driver (src/clock/pvclock_guest.c) clears GUEST_STOPPED with it */
+#define pv_fetch_and(p, v) __atomic_fetch_and((p), (v), __ATOMIC_SEQ_CST)
 
 
 #endif /* PVFUZZ_GUEST */

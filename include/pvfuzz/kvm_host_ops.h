@@ -74,11 +74,15 @@ enum kvm_host_op_kind {
 	/*
 	 * Live migration onto the same host: save (KVM_GET_CLOCK with
 	 * realtime, every vCPU's TSC), every vCPU stopped for value us (u32),
-	 * restore (KVM_SET_CLOCK, then MSR_IA32_TSC writes of the saved TSCs,
-	 * then KVM_KVMCLOCK_CTRL on every vCPU, as QEMU does).  arg bit 0:
+	 * restore (MSR_IA32_TSC writes of the saved TSCs with the registers,
+	 * then KVM_SET_CLOCK and KVM_KVMCLOCK_CTRL on every vCPU when the VM
+	 * continues, as QEMU does).  arg bit 0:
 	 * restore with KVM_CLOCK_REALTIME (the clock advances by the blackout);
 	 * without it the saved value comes back (kvmclock steps back by the
 	 * blackout as seen by the guest - what QEMU without realtime does).
+	 * arg bit 1: the source host's CLOCK_REALTIME was (s16)(value >> 8) us
+	 * off this host's (two hosts' clocks never agree exactly): the saved
+	 * realtime carries that error.
 	 */
 	KVM_HOP_MIGRATE,
 	/* vCPU arg & 3's thread is descheduled for value us (u32), then KVM_KVMCLOCK_CTRL if arg bit 2 */

@@ -31,7 +31,51 @@ struct pvclock_guest {
 	int nr_cpus;
 	atomic64_t *last_value;  /* arch/x86/kernel/pvclock.c */
 	u8 valid_flags;          /* pvclock_set_flags(): STABLE if CPUID says so */
+	/*
+	 * hv_clock_per_cpu: the record each CPU registered (kvm_register_clock),
+	 * hv_clock_boot[cpu] after boot; a kexec'd or resumed kernel may keep
+	 * its per-CPU records elsewhere.  NULL means "the boot record" (worlds
+	 * without a guest lifecycle).
+	 */
+	struct pvclock_vcpu_time_info *per_cpu[PV_MAX_VCPUS];
+	/* guest physical memory, for the addresses written to the MSR (NULL: none) */
+	u8 *mem;
+	u64 mem_size;
 };
+
+/*
+ * The record this CPU's kvmclock reads (this_cpu_hvclock()->pvti).  Only
+ * the 32-byte record: a relocated one need not sit in a 64-byte wrapper.
+ */
+static inline struct pvclock_vcpu_time_info *this_cpu_pvti(struct pvclock_guest *g)
+{
+	int cpu = smp_processor_id();
+
+	return g->per_cpu[cpu] ? g->per_cpu[cpu] : &g->hv_clock[cpu].pvti;
+}
+
+/*
+ * The model's guest physical memory: guest page k is mapped at offset
+ * k * PVCLOCK_GUEST_PAGE_STRIDE from mem; the page after each guest page is
+ * the host's own memory, so a host store running past a guest page lands on
+ * no guest byte at all (what CVE-2013-1796 did to the host).
+ */
+#define PVCLOCK_GUEST_PAGE_SIZE 4096ULL
+#define PVCLOCK_GUEST_PAGE_STRIDE 8192ULL
+
+/* slow_virt_to_phys(): a guest pointer as the guest physical address the MSR takes */
+static inline u64 pvclock_guest_pa(const struct pvclock_guest *g, const void *p)
+{
+	u64 off = (u64)((const u8 *)p - g->mem);
+
+	return off / PVCLOCK_GUEST_PAGE_STRIDE * PVCLOCK_GUEST_PAGE_SIZE + off % PVCLOCK_GUEST_PAGE_STRIDE;
+}
+
+/* ... and back: where the guest (and a host mapping of its page) sees gpa */
+static inline u8 *pvclock_guest_mem_at(u8 *mem, u64 gpa)
+{
+	return mem + gpa / PVCLOCK_GUEST_PAGE_SIZE * PVCLOCK_GUEST_PAGE_STRIDE + gpa % PVCLOCK_GUEST_PAGE_SIZE;
+}
 
 struct kvm_clock_host;
 struct kvm_clock_data;
@@ -47,7 +91,23 @@ struct pvclock_reader_ops {
 	 */
 	bool host;
 	void (*get_clock)(struct kvm_clock_host *h, struct kvm_clock_data *data);
+	/*
+	 * The guest's kvmclock driver around the reads (arch/x86/kernel/kvmclock.c
+	 * and kvm.c); NULL means mainline.  They run on the current CPU with
+	 * preemption off, like the kernel's hotplug, suspend and watchdog paths.
+	 */
+	/* kvm_register_clock(): this CPU's record (boot, CPU online, resume, kexec'd kernel) */
+	void (*cpu_online)(struct pvclock_guest *g);
+	/* kvm_guest_cpu_offline() / kvm_save_sched_clock_state() / kvm_crash_shutdown() */
+	void (*cpu_offline)(struct pvclock_guest *g);
+	/* kvm_check_and_clear_guest_paused(): the watchdog consumes GUEST_STOPPED */
+	bool (*check_and_clear_guest_paused)(struct pvclock_guest *g);
 };
+
+/* The mainline guest driver (src/clock/pvclock_guest.c). */
+void kvm_register_clock(struct pvclock_guest *g);
+void kvmclock_disable(struct pvclock_guest *g);
+bool kvm_check_and_clear_guest_paused(struct pvclock_guest *g);
 
 /*
  * The mainline kernel helpers (arch/x86/include/asm/pvclock.h), for reuse.
@@ -91,10 +151,6 @@ struct pvclock_reader_ops {
 		__pvti_load(src, __pv, system_time) + __offset;               \
 	})
 
-static inline struct pvclock_vcpu_time_info *this_cpu_pvti(struct pvclock_guest *g)
-{
-	return &g->hv_clock[smp_processor_id()].pvti;
-}
 
 /* ------------------------------------------------------------- host --- */
 
@@ -106,6 +162,19 @@ struct kvm_vcpu_clock {
 	s8 pvclock_tsc_shift;
 	u32 pvclock_tsc_mul;
 	int thread_busy; /* the vCPU thread is handling an exit or a request */
+	/*
+	 * MSR_KVM_SYSTEM_TIME_NEW as the guest last wrote it (vcpu->arch.time),
+	 * and the record it maps (the pv_time gfn_to_pfn_cache): NULL while
+	 * kvmclock is disabled on this vCPU or the address was refused.
+	 */
+	u64 time;
+	struct pvclock_vcpu_time_info *pv_time;
+	bool pvclock_set_guest_stopped_request; /* KVM_KVMCLOCK_CTRL, not yet published */
+	bool clock_update_request;              /* KVM_REQ_CLOCK_UPDATE, before the next entry */
+	/* TSC synchronisation: the generation this vCPU's TSC belongs to */
+	u64 this_tsc_generation, this_tsc_nsec, this_tsc_write;
+	u64 last_guest_tsc;
+	u64 last_kernel_ns; /* host time of the last record's anchor (the 2010 overshoot protection) */
 };
 
 /* uapi struct kvm_clock_data (KVM_GET_CLOCK), without the padding */
@@ -142,6 +211,8 @@ static inline bool gtod_is_based_on_tsc(int mode)
 	return mode == VDSO_CLOCKMODE_TSC || mode == VDSO_CLOCKMODE_HVCLOCK;
 }
 
+#define PVCLOCK_WRITER_PRIV_BYTES 256
+
 /* What KVM keeps per VM (kvm->arch) and the world it runs in. */
 struct kvm_clock_host {
 	struct pvclock_vsyscall_time_info *guest; /* the guest's records (shared) */
@@ -160,6 +231,29 @@ struct kvm_clock_host {
 	u64 master_cycle_now;
 	s64 kvmclock_offset;
 	bool tsc_matched;          /* nr_vcpus_matched_tsc + 1 == online_vcpus */
+	/*
+	 * kvm_synchronize_tsc() state (kvm->arch): the last host-initiated TSC
+	 * write and the current TSC generation.  tsc_matched follows from
+	 * nr_vcpus_matched_tsc (kvm_track_tsc_matching()).
+	 */
+	u64 last_tsc_nsec, last_tsc_write, last_tsc_offset;
+	u32 last_tsc_khz;
+	u64 cur_tsc_generation, cur_tsc_nsec, cur_tsc_write, cur_tsc_offset;
+	int nr_vcpus_matched_tsc;
+	bool user_set_tsc;
+	/*
+	 * Guest physical memory (worlds with a guest lifecycle: the
+	 * simulator).  With it, a vCPU's record is wherever its
+	 * MSR_KVM_SYSTEM_TIME_NEW points (vcpu[v].pv_time); without it, the
+	 * guest's records are guest[v], always enabled (the native runner).
+	 */
+	u8 *guest_mem;
+	u64 guest_mem_size;
+	/*
+	 * The VMM's TSC offset control (KVM_VCPU_TSC_OFFSET) changes what the
+	 * vCPU's TSC reads; the world applies it (NULL: nothing to apply).
+	 */
+	void (*set_guest_tsc_offset)(struct kvm_clock_host *h, int v, s64 offset);
 	/*
 	 * The host clocksource stopped being TSC-based (mark_tsc_unstable,
 	 * pvclock_gtod_notify): no masterclock any more.  A host whose TSC
@@ -213,6 +307,14 @@ struct kvm_clock_host {
 	 * through it (pv_setup_guest_pvclock() ...).
 	 */
 	const struct pvclock_writer_ops *ops;
+	/*
+	 * A writer variant's private per-run state: zeroed before every run,
+	 * then its .reset hook runs.  A writer keeps what it must remember
+	 * between calls here, never in statics: a libFuzzer process runs
+	 * millions of inputs, and a static would carry one input's state into
+	 * the next (so a finding would not replay on its own).
+	 */
+	u8 writer_priv[PVCLOCK_WRITER_PRIV_BYTES] __attribute__((aligned(8)));
 };
 
 /*
@@ -249,11 +351,60 @@ struct pvclock_writer_ops {
 	 * (KVM's gtod copy through do_kvmclock_base()).
 	 */
 	bool (*get_time_and_clockread)(struct kvm_clock_host *h, s64 *kernel_ns, u64 *tsc_timestamp);
+	/*
+	 * The host operations of include/pvfuzz/kvm_host_ops.h, each NULL for
+	 * mainline (the function in the comment).
+	 */
+	/* kvm_vm_ioctl_set_clock(): KVM_SET_CLOCK; 0 or -errno */
+	int (*set_clock)(struct kvm_clock_host *h, const struct kvm_clock_data *data);
+	/* kvm_set_guest_paused(): KVM_KVMCLOCK_CTRL on vCPU v; 0 or -errno */
+	int (*set_guest_paused)(struct kvm_clock_host *h, int v);
+	/*
+	 * kvm_synchronize_tsc(): a TSC write on vCPU v (NULL user_value: vCPU
+	 * creation); true if it requested a masterclock update
+	 */
+	bool (*synchronize_tsc)(struct kvm_clock_host *h, int v, const u64 *user_value);
+	/* kvm_set_msr_common(): a guest MSR write from vCPU v; 0, or 1 for #GP */
+	int (*wrmsr)(struct kvm_clock_host *h, int v, u32 msr, u64 data);
+	/* after writer_priv is zeroed, once per run: the writer's own set-up */
+	void (*reset)(struct kvm_clock_host *h);
+	/* kvm_vm_ioctl_get_clock(): KVM_GET_CLOCK (NULL: mainline get_kvmclock(), or the era's) */
+	void (*get_clock)(struct kvm_clock_host *h, struct kvm_clock_data *data);
+	/*
+	 * The KVM this writer is: what its host interface lacks
+	 * (KVM_LACKS_*, 0 = mainline has everything) and which host clock its
+	 * records anchor to (enum pvclock_anchor, 0 = mainline's).  The VMM
+	 * model asks only what this KVM has, as a real VMM does, and CO8
+	 * judges kvmclock against the clock the writer follows.
+	 */
+	unsigned kvm_lacks;
+	int anchor;
 };
 
 /*
- * *out = *ops with its NULL members from guest_time_compute to write_record
- * filled in with mainline's; a harness calls the writer through out and
+ * Host interface a KVM of another era did not have (pvclock_writer_ops.kvm_lacks).
+ * KVM_SET_CLOCK / KVM_GET_CLOCK came in v2.6.32 with flags that must be 0
+ * (kvm_arch_vm_ioctl(): "if (user_ns.flags) goto out" with r = -EINVAL; GET
+ * answers flags = 0 and the clock against get_kernel_ns(), CLOCK_BOOTTIME);
+ * KVM_CLOCK_TSC_STABLE came with the masterclock (2012-2016), KVM_CLOCK_REALTIME
+ * and KVM_CLOCK_HOST_TSC in 2021; KVM_KVMCLOCK_CTRL in v3.5 (2012).
+ */
+#define KVM_LACKS_CLOCK_FLAGS   (1u << 0) /* SET_CLOCK: any flag -EINVAL; GET_CLOCK: flags 0, boottime */
+#define KVM_LACKS_KVMCLOCK_CTRL (1u << 1) /* KVM_KVMCLOCK_CTRL: -EINVAL, nothing published */
+
+/* The host clock a writer's records follow (pvclock_writer_ops.anchor). */
+enum pvclock_anchor {
+	/* mainline: CLOCK_MONOTONIC_RAW + offs_boot (do_kvmclock_base()), the TSC's own rate */
+	PVCLOCK_ANCHOR_RAW = 0,
+	/* CLOCK_BOOTTIME: NTP-steered, so up to MAXFREQ (500 ppm) off the raw rate */
+	PVCLOCK_ANCHOR_BOOTTIME,
+	/* the same at tick granularity (ktime_get_coarse_boottime()): also a tick behind */
+	PVCLOCK_ANCHOR_BOOTTIME_COARSE,
+};
+
+/*
+ * *out = *ops with its NULL members (all but hypercall, tsc_khz_change and
+ * reset) filled in with mainline's; a harness calls the writer through out and
  * sets h->ops = out.
  */
 void pvclock_writer_ops_resolve(struct pvclock_writer_ops *out, const struct pvclock_writer_ops *ops);
@@ -278,6 +429,39 @@ void pvclock_update_vm_gtod_copy(struct kvm_clock_host *h);
 /* KVM_GET_CLOCK: get_kvmclock() (v6.17) and get_kvmclock_ns() on it. */
 void get_kvmclock(struct kvm_clock_host *h, struct kvm_clock_data *data);
 u64 get_kvmclock_ns(struct kvm_clock_host *h);
+/* KVM_SET_CLOCK / KVM_GET_CLOCK of v2.6.32-v3.x (KVM_LACKS_CLOCK_FLAGS): no flags, CLOCK_BOOTTIME */
+int kvm_vm_ioctl_set_clock_noflags(struct kvm_clock_host *h, const struct kvm_clock_data *data);
+void get_kvmclock_noflags(struct kvm_clock_host *h, struct kvm_clock_data *data);
+/*
+ * KVM_SET_CLOCK (v6.17): freeze, new master copy, kvmclock_offset so that
+ * kvmclock reads data->clock now (plus the host realtime elapsed since
+ * data->realtime with KVM_CLOCK_REALTIME), then every vCPU rewrites its
+ * record before it runs again.
+ */
+int kvm_vm_ioctl_set_clock(struct kvm_clock_host *h, const struct kvm_clock_data *data);
+/* KVM_KVMCLOCK_CTRL: GUEST_STOPPED in vCPU v's next record; -EINVAL without kvmclock */
+int kvm_set_guest_paused(struct kvm_clock_host *h, int v);
+/*
+ * A host-initiated MSR_IA32_TSC write (or vCPU creation with NULL):
+ * matched writes join the current TSC generation, others start one;
+ * kvm_track_tsc_matching() then decides whether the masterclock toggles.
+ * Returns true if KVM requested KVM_REQ_MASTERCLOCK_UPDATE.
+ */
+bool kvm_synchronize_tsc(struct kvm_clock_host *h, int v, const u64 *user_value);
+/* KVM_VCPU_TSC_OFFSET: the VMM sets vCPU v's L1 TSC offset directly */
+bool kvm_vcpu_set_tsc_offset(struct kvm_clock_host *h, int v, s64 offset);
+/* kvm_read_l1_tsc(v, rdtsc()): vCPU v's TSC as the host reads it (KVM_GET_MSRS) */
+u64 kvm_vcpu_read_tsc(struct kvm_clock_host *h, int v);
+/* kvm_set_msr_common() for the kvmclock MSRs; kvm_write_system_time() */
+int kvm_set_msr_common(struct kvm_clock_host *h, int v, u32 msr, u64 data);
+/*
+ * The record vCPU v's clock updates write: vcpu[v].pv_time in a world with
+ * guest memory (NULL while disabled), else the always-enabled guest[v].
+ */
+static inline struct pvclock_vcpu_time_info *kvm_pvclock_record(struct kvm_clock_host *h, int v)
+{
+	return h->guest_mem ? h->vcpu[v].pv_time : &h->guest[v].pvti;
+}
 /* The record kvm_guest_time_update() would write; false: retry later. */
 bool kvm_guest_time_compute(struct kvm_clock_host *h, int v, struct pvclock_vcpu_time_info *hv);
 void kvm_guest_time_update(struct kvm_clock_host *h, int v);
@@ -286,7 +470,11 @@ void kvm_vcpu_run_request(struct kvm_clock_host *h, int v, void (*fn)(struct kvm
 /* vCPU v's thread publishes an explicit record (adversarial payloads). */
 void kvm_vcpu_write_record(struct kvm_clock_host *h, const struct pvclock_writer_ops *ops, int v,
 			   const struct pvclock_vcpu_time_info *rec);
-/* A VM exit on vCPU v: the hypercall, then (tsc_always_catchup) KVM_REQ_CLOCK_UPDATE. */
+/*
+ * A VM exit on vCPU v: the hypercall or MSR write (the writer's .hypercall /
+ * .wrmsr, mainline without), then the requests it raised
+ * (KVM_REQ_CLOCK_UPDATE; with tsc_always_catchup, on every exit).
+ */
 u64 kvm_vcpu_handle_exit(struct kvm_clock_host *h, const struct pvclock_writer_ops *ops, int v,
 			 enum pv_exit_reason reason, u64 a0, u64 a1);
 void kvm_update_masterclock(struct kvm_clock_host *h);
@@ -310,6 +498,16 @@ void kvmclock_cpufreq_notifier_with(struct kvm_clock_host *h, u32 new_khz,
  */
 void update_pvclock_gtod(struct pvclock_gtod_data *gtod, const struct timekeeper *tk);
 void pvclock_gtod_notify(void *h, const struct timekeeper *tk, bool was_set);
+/*
+ * One read section of the gtod copy: both clocks, offs_boot, and the host
+ * TSC read the way the raw clock's mode says (read_tsc()).  Returns that
+ * mode; a writer's own do_kvmclock_base()/do_monotonic_raw() computes
+ * from the snapshot.
+ */
+#define KVM_GTOD_RAW 0x1  /* raw_clock and offs_boot (always) */
+#define KVM_GTOD_MONO 0x2 /* clock (CLOCK_MONOTONIC) too */
+int kvm_gtod_snapshot(struct kvm_clock_host *h, struct kvm_gtod_data *snap, u64 *tsc_timestamp,
+		      unsigned clocks);
 /* the mainline kvm_get_time_and_clockread(); without h->gtod, h->host_ns_and_tsc */
 bool kvm_get_time_and_clockread(struct kvm_clock_host *h, s64 *kernel_ns, u64 *tsc_timestamp);
 /* kvm_get_walltime_and_clockread(): CLOCK_REALTIME of the gtod copy and its TSC */
@@ -320,6 +518,8 @@ u64 get_kvmclock_base_ns(struct kvm_clock_host *h);
 /* kvm_start/end_pvclock_update(): MCLOCK_INPROGRESS keeps every vCPU out. */
 void kvm_start_pvclock_update(struct kvm_clock_host *h);
 void kvm_end_pvclock_update(struct kvm_clock_host *h);
+/* The master copy inside an open pvclock_sc write section (KVM's own callers'). */
+void __pvclock_update_vm_gtod_copy(struct kvm_clock_host *h);
 
 /* What the VM's writer does there (h->ops, or mainline without one). */
 static inline bool pv_guest_time_compute(struct kvm_clock_host *h, int v, struct pvclock_vcpu_time_info *hv)
@@ -354,6 +554,21 @@ static inline bool pv_get_time_and_clockread(struct kvm_clock_host *h, s64 *kern
 		.ops = &var##_ops, .file = __FILE__, __VA_ARGS__              \
 	};                                                                    \
 	PV_REGISTER(var)
+
+/*
+ * A reader given as a whole struct pvclock_reader_ops: a patch to the guest's
+ * kvmclock driver (.cpu_online, .cpu_offline, .check_and_clear_guest_paused)
+ * around a reader (.read; pvclock_clocksource_read_nowd() for the kernel's).
+ */
+#define PVCLOCK_READER_OPS(var, ops_, ...)                                    \
+	static const struct pv_variant var = {                                \
+		.name = #var, .protocol = PV_PVCLOCK, .role = PV_READER,      \
+		.ops = &(ops_), .file = __FILE__, __VA_ARGS__                 \
+	};                                                                    \
+	PV_REGISTER(var)
+
+/* The guest kernel's kvmclock read, kvm_clock_read() (for readers built from parts). */
+u64 kvm_clock_read(struct pvclock_guest *g);
 
 /* A host-side reader: fn(struct kvm_clock_host *, struct kvm_clock_data *). */
 #define PVCLOCK_HOST_READER(var, fn, ...)                                     \

@@ -138,6 +138,14 @@ struct timekeeping {
 	s64 ntp_freq_ppb;                    /* adjtimex ADJ_FREQUENCY */
 	u64 tick_length;                     /* ns << NTP_SCALE_SHIFT per tick */
 	bool suspended;
+	/*
+	 * An adversarial but valid representation: publish tkr_mono with its
+	 * mult and xtime_nsec scaled up by 2^k and its shift k larger - the
+	 * same clock, read the same by any correct reader - so code that mixes
+	 * tkr_mono's and tkr_raw's shift (they are equal in every kernel) is
+	 * told apart.  0 in mainline timekeeping.
+	 */
+	u32 mono_extra_shift;
 	/* update_vsyscall(), update_pvclock_gtod(): run inside the write section */
 	struct { tk_notifier_fn fn; void *ctx; } notifier[TK_MAX_NOTIFIERS];
 	int nr_notifiers;
@@ -151,6 +159,7 @@ struct timekeeping_boot {
 	u64 ntp_interval_ns;        /* the tick, in ns (NTP_INTERVAL_LENGTH) */
 	s64 ntp_freq_ppb;           /* initial NTP frequency correction */
 	s32 tai_offset;
+	u32 mono_extra_shift;       /* see struct timekeeping (0: as the kernel publishes) */
 };
 
 /* ---- set-up and notifiers ---- */

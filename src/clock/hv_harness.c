@@ -10,8 +10,9 @@
  *   mode      sim mode bits (sim.h)
  *   shape     vCPUs 1-4 | readers 1-3 | reads per reader 1-4 |
  *             reenlightenment opt-in by reader 0 before its read 1-3 (0: never)
- *   updates   writer updates 1-8 | adversarial images | reader 0 rewrites
- *             HV_X64_MSR_REFERENCE_TSC before its read 1-3 (0: never)
+ *   updates   writer updates 1-8 | the page's lifecycle is suspend/resume |
+ *             adversarial images | reader 0 rewrites HV_X64_MSR_REFERENCE_TSC
+ *             before its read 1-3 (0: never) | (unused: memory reuse)
  *   rate      TSC ticks per step (64..319)
  *   skew[4]   per-vCPU TSC offsets (SIM_MODE_SKEW only)
  *   kinds[r]  per reader, 2 bits per read: page, page, MSR, kvmclock
@@ -23,8 +24,18 @@
  * generation, CO3), the value is the page formula at a TSC the read took
  * (CO4), CO9 (seq 0 or a !STABLE clock must lead to the MSR), CO10 (never
  * 0xFFFFFFFF; a failed computation leaves seq 0), CO11 (no (scale, offset)
- * change while the guest opted into reenlightenment), and CO1/CO2/CO8 over
- * page, MSR and kvmclock reads together, in 100 ns units.
+ * change while the guest opted into reenlightenment), CO13 ownership (no
+ * host store into the page while the guest has it disabled, no guest store
+ * into it while enabled), the derivation (every page KVM computes from a
+ * kvmclock record - adversarial ones included - tells that record's time,
+ * H4: reference), and CO1/CO2/CO8 over page, MSR and kvmclock reads
+ * together, in 100 ns units.
+ *
+ * The page's lifecycle (the updates byte): by default reader 0 writes the
+ * MSR again with its current value (a second clocksource init); with the
+ * suspend bit it disables the page (hv_cs_suspend) and enables it again
+ * (hv_cs_resume) before that read (memory reuse meanwhile: not yet, see
+ * hv_scenario_run()).
  */
 #include <stdio.h>
 #include <string.h>
@@ -61,6 +72,13 @@ struct hv_world {
 	int nr_readers, nr_reads, nr_updates;
 	int reenl_at;
 	int msr_rewrite_at;
+	bool suspend;          /* the MSR rewrite is a suspend (disable) and resume */
+	bool reuse;            /* ... with the page's memory used for other data meanwhile */
+	u64 ref_tsc_msr;       /* HV_X64_MSR_REFERENCE_TSC as the host last handled it (CO13) */
+	u64 boot_ref_tsc_msr;  /* what the guest enabled at boot */
+	const struct pvclock_vcpu_time_info *derived_from; /* the record a page update derives from */
+	struct pvclock_vcpu_time_info last_rec;
+	bool writing_image;    /* an adversarial page image, not a derivation */
 	bool kvm_lock;            /* a page writer runs (kvm->lock, hv_lock) */
 	bool wrmsr_pending;       /* a guest MSR write waits for the lock */
 	int pending_cpu;
@@ -125,6 +143,7 @@ static int w_vcpu_order(struct kvm_clock_host *h, int k)
 static void w_publish_record(struct kvm_clock_host *h, int v, const struct pvclock_vcpu_time_info *rec)
 {
 	W.rec_flags[v] = rec->flags;
+	W.last_rec = *rec;
 	if (sim_self() >= 0)
 		sim_note("kvmclock-record", (u64)v);
 }
@@ -137,13 +156,98 @@ static bool clock_all_unstable(void)
 	return true;
 }
 
+/*
+ * The derivation (compute_tsc_page_parameters()'s contract): a page KVM
+ * derives from a valid kvmclock record (STABLE, |shift| <= 31, mul below
+ * max_mul) tells that record's time: at the record's own timestamp and
+ * 2^20 ticks later, page * 100 is the record's ns within the page's 100 ns
+ * unit, the two truncations, and the record's own resolution for a
+ * negative shift.  Judged on every record, adversarial ones included.
+ *
+ * derivation_error(): how far the page is from record r's time, beyond
+ * that tolerance (0: within it, or r is no valid record to derive from);
+ * *off and *at say where.
+ */
+static u64 derivation_error(const struct ms_hyperv_tsc_page *ref, const struct pvclock_vcpu_time_info *r,
+			    s64 *off, u64 *at, u64 *got, u64 *want)
+{
+	u64 scale;
+	s64 offset;
+
+	if (!compute_tsc_page_parameters(r, &scale, &offset))
+		return 0;
+	u64 quantum = r->tsc_shift < 0 ? (((u64)1 << -r->tsc_shift) * r->tsc_to_system_mul >> 32) + 1 : 0;
+	for (int k = 0; k < 2; k++) {
+		u64 d = k ? 1ULL << 20 : 0;
+		/* the record's own arithmetic wraps past 2^64 >> shift: judge within its range */
+		if (r->tsc_shift > 0 && (d >> (64 - r->tsc_shift)))
+			continue;
+		u64 t = r->tsc_timestamp + d;
+		/* the page's line is in absolute TSC, the record's in TSC - T: not past the TSC's wrap */
+		if (t < r->tsc_timestamp)
+			continue;
+		u64 ns = ref_pvclock_ns(r->tsc_timestamp, r->system_time, r->tsc_to_system_mul, r->tsc_shift, t);
+		u64 page = ref_hv_time(t, ref->tsc_scale, ref->tsc_offset);
+		s64 diff = (s64)(page * 100 - ns);
+		if (diff > 200 + (s64)quantum || diff < -(200 + (s64)quantum)) {
+			*off = diff;
+			*at = d;
+			*got = page * 100;
+			*want = ns;
+			return diff < 0 ? (u64)-diff : (u64)diff;
+		}
+	}
+	return 0;
+}
+
+/*
+ * A page update derives from one vCPU's record (mainline: vCPU 0's, in
+ * its own clock update; a patch may pass another vCPU's): the page must
+ * tell the time of the record last published or of some vCPU's current
+ * record.  Reported against the record last published.
+ */
+static void check_derivation(const struct ms_hyperv_tsc_page *ref, const char *who)
+{
+	const struct pvclock_vcpu_time_info *r = &W.last_rec;
+	s64 off = 0;
+	u64 at = 0, got = 0, want = 0;
+
+	if (W.writing_image || !ref->tsc_sequence || !derivation_error(ref, r, &off, &at, &got, &want))
+		return;
+	for (int v = 0; v < W.vm.clock.nr_vcpus; v++) {
+		s64 o;
+		u64 a, g, w;
+		if (!derivation_error(ref, &W.vm.clock.vcpu[v].hv_clock, &o, &a, &g, &w))
+			return;
+	}
+	char what[288];
+	snprintf(what, sizeof(what), "page (scale=%llu, offset=%lld) published by %s from kvmclock "
+		 "record (T=%llu, S=%llu, mul=%u, shift=%d) is %lld ns off at TSC T+%llu (and tells no "
+		 "vCPU's current record's time either)", (unsigned long long)ref->tsc_scale,
+		 (long long)ref->tsc_offset, who, (unsigned long long)r->tsc_timestamp,
+		 (unsigned long long)r->system_time, r->tsc_to_system_mul, r->tsc_shift, (long long)off,
+		 (unsigned long long)at);
+	oracle_reference(what, got, want);
+}
+
+static const char *publisher(void)
+{
+	return sim_self() >= 0 ? sim_fiber_name(sim_self()) : "set-up";
+}
+
 /* Ground truth: every page generation a writer means to publish; CO10, CO11. */
 static void w_publish_page(struct kvm_hv_vm *vm, const struct ms_hyperv_tsc_page *ref)
 {
 	int n = W.ngens;
-	if (!W.adversarial && ref->tsc_sequence == 0xFFFFFFFF)
-		oracle_writer_discipline("the writer publishes sequence 0xFFFFFFFF, which TLFS-4.0b "
-					 "readers take for invalid and KVM never uses");
+	char who[64];
+	snprintf(who, sizeof(who), "%s", publisher());
+	if (!W.adversarial && ref->tsc_sequence == 0xFFFFFFFF) {
+		char what[224];
+		snprintf(what, sizeof(what), "the writer (%s) publishes sequence 0xFFFFFFFF, which "
+			 "TLFS-4.0b readers take for invalid and KVM never uses", who);
+		oracle_writer_discipline(what);
+	}
+	check_derivation(ref, who);
 	/* a rewrite the guest asked for (REFERENCE_TSC MSR write) needs no notification */
 	if (!W.adversarial && n > 0 && vm->hv.hv_tsc_emulation_control &&
 	    vm->hv.hv_tsc_page_status != HV_TSC_PAGE_GUEST_CHANGED) {
@@ -168,12 +272,42 @@ static void w_publish_page(struct kvm_hv_vm *vm, const struct ms_hyperv_tsc_page
 		sim_note("publish-page-generation", (u64)n);
 }
 
+/* ------------------------------------------------------- ownership --- */
+
+/*
+ * CO13: the page belongs to the host while the guest's
+ * HV_X64_MSR_REFERENCE_TSC enables it, and to the guest otherwise.
+ */
+static void on_commit(void *ctx, volatile void *p, unsigned size, u64 value)
+{
+	const u8 *a = (const u8 *)p, *pg = (const u8 *)W.page;
+	char what[240];
+	int f = sim_commit_fiber();
+
+	if (!W.page || a < pg || a >= pg + sizeof(*W.page) || f < 0)
+		return;
+	bool enabled = W.ref_tsc_msr & HV_X64_MSR_TSC_REFERENCE_ENABLE;
+	if (sim_commit_by_host() && !enabled) {
+		snprintf(what, sizeof(what), "%s (host) stored %u bytes at TSC page offset %zu while the "
+			 "guest has HV_X64_MSR_REFERENCE_TSC disabled", sim_fiber_name(f), size,
+			 (size_t)(a - pg));
+		oracle_ownership(what);
+	} else if (!sim_commit_by_host() && enabled) {
+		snprintf(what, sizeof(what), "guest task %s stored %u bytes at TSC page offset %zu while "
+			 "the page is enabled (the host's)", sim_fiber_name(f), size, (size_t)(a - pg));
+		oracle_ownership(what);
+	}
+}
+
 /* ---------------------------------------------------------- exits --- */
 
 /* The host side of a guest MSR write, under the page writers' lock. */
 static void hv_wrmsr(int cpu, u32 msr, u64 data)
 {
 	struct kvm_hv_vm *vm = &W.vm;
+	/* the host handles the guest's write: from here on the page is where it says */
+	if (msr == HV_X64_MSR_REFERENCE_TSC)
+		W.ref_tsc_msr = data;
 	if (W.wops->set_msr) {
 		W.wops->set_msr(vm, cpu, msr, data);
 		return;
@@ -255,7 +389,9 @@ static void adversarial_update(u8 action, int v)
 		h->vcpu_in_host(h, v, false); /* VM entry: the host's stores are visible */
 		u64 scale;
 		s64 offset;
+		/* a disabled page is guest memory: whatever it holds is the guest's */
 		if (!W.vm.hv.hv_tsc_emulation_control &&
+		    (W.ref_tsc_msr & HV_X64_MSR_TSC_REFERENCE_ENABLE) &&
 		    !compute_tsc_page_parameters(&h->vcpu[v].hv_clock, &scale, &offset) &&
 		    W.page->tsc_sequence != 0) {
 			char what[160];
@@ -272,7 +408,9 @@ static void adversarial_update(u8 action, int v)
 		fdp_bytes(W.in, img, sizeof(img));
 		memcpy(&tmp, img, HV_TSC_PAGE_HDR);
 		h->vcpu_in_host(h, v, true);
+		W.writing_image = true;
 		W.wops->write_page(&W.vm, &tmp);
+		W.writing_image = false;
 		h->vcpu_in_host(h, v, false);
 	}
 }
@@ -404,8 +542,19 @@ static void reader_fiber(void *arg)
 			guest_wrmsr(HV_X64_MSR_TSC_EMULATION_CONTROL, 1);
 		}
 		if (id == 0 && W.msr_rewrite_at == i + 1) {
-			/* the guest re-enables the page (resume, kexec, a second clocksource init) */
-			guest_wrmsr(HV_X64_MSR_REFERENCE_TSC, W.vm.hv.hv_tsc_page);
+			u64 msr = W.boot_ref_tsc_msr;
+			if (W.suspend) {
+				/* hv_cs_suspend(): the page off ... */
+				guest_wrmsr(HV_X64_MSR_REFERENCE_TSC, msr & ~(u64)HV_X64_MSR_TSC_REFERENCE_ENABLE);
+				if (W.reuse) {
+					/* ... its memory the guest's to use meanwhile ... */
+					u64 *w = (u64 *)(void *)W.page;
+					for (unsigned k = 0; k < HV_TSC_PAGE_HDR / 8; k++)
+						WRITE_ONCE(w[k], 0x5a5a5a5a5a5a5a5aULL + k);
+				}
+			}
+			/* ... and on again (hv_cs_resume, kexec, a second clocksource init) */
+			guest_wrmsr(HV_X64_MSR_REFERENCE_TSC, msr);
 		}
 		enum read_kind kind = (enum read_kind)((W.kinds[id] >> (2 * i)) & 3);
 		/*
@@ -458,6 +607,7 @@ void hv_scenario_run(const struct hv_reader_ops *rops, const struct hv_writer_op
 		for (int c = 0; c < SIM_MAX_CPUS; c++)
 			cfg.tsc_skew[c] = (s64)(s8)fdp_u8(in, 0) * 4096;
 	cfg.on_exit = on_exit;
+	cfg.on_commit = on_commit;
 	/*
 	 * PCT change points within the first 64 steps: that is where the
 	 * host's first page rewrites run, and a window of two or three steps
@@ -478,6 +628,15 @@ void hv_scenario_run(const struct hv_reader_ops *rops, const struct hv_writer_op
 	W.nr_updates = 1 + (upd & 7);
 	W.adversarial = upd & 0x10;
 	W.msr_rewrite_at = (upd >> 5) & 3;
+	/*
+	 * A system suspend has every other CPU offline and every other task
+	 * frozen: nobody reads the page while it is off.  The model has no CPU
+	 * hotplug here, so the suspend runs only when reader 0 is the only
+	 * reader.  Not yet: reusing the page's memory meanwhile also needs the
+	 * resume's page setup done before the vCPU runs on; bit 0x80 is unused.
+	 */
+	W.suspend = (upd & 0x08) && W.nr_readers == 1;
+	W.reuse = false;
 	for (int i = 0; i < W.nr_readers; i++)
 		W.kinds[i] = fdp_u8(in, 0);
 	W.kvmclock = pv_variant_find("pvclock_kernel")->ops;
@@ -519,8 +678,10 @@ void hv_scenario_run(const struct hv_reader_ops *rops, const struct hv_writer_op
 	 * Boot: the guest enables the page (HV_X64_MSR_REFERENCE_TSC: GUEST_CHANGED
 	 * and KVM_REQ_MASTERCLOCK_UPDATE), KVM sets up kvmclock and the page.
 	 */
-	kvm_hv_set_msr(vm, 0, HV_X64_MSR_REFERENCE_TSC,
-		       (0xfeedULL << HV_X64_MSR_TSC_REFERENCE_ADDRESS_SHIFT) | HV_X64_MSR_TSC_REFERENCE_ENABLE);
+	W.boot_ref_tsc_msr = (0xfeedULL << HV_X64_MSR_TSC_REFERENCE_ADDRESS_SHIFT) |
+			     HV_X64_MSR_TSC_REFERENCE_ENABLE;
+	W.ref_tsc_msr = W.boot_ref_tsc_msr;
+	kvm_hv_set_msr(vm, 0, HV_X64_MSR_REFERENCE_TSC, W.boot_ref_tsc_msr);
 	W.wops->masterclock_update(vm);
 
 	W.host_fiber = sim_spawn("kvm", writer_fiber, NULL, SIM_HOST_CPU, false);

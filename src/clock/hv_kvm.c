@@ -146,7 +146,7 @@ u64 kvm_get_kvmclock_ns(struct kvm_clock_host *h)
 						  h->master_kernel_ns + (u64)h->kvmclock_offset,
 						  mul, shift, tsc);
 	}
-	return h->host_ns(h) + (u64)h->kvmclock_offset;
+	return get_kvmclock_base_ns(h) + (u64)h->kvmclock_offset;
 }
 
 /*
@@ -167,7 +167,7 @@ void kvm_hv_set_clock_with(struct kvm_hv_vm *vm, u64 delta_ns,
 	if (h->use_master_clock)
 		now_raw_ns = h->master_kernel_ns;
 	else
-		now_raw_ns = h->host_ns(h);
+		now_raw_ns = get_kvmclock_base_ns(h);
 	h->kvmclock_offset = (s64)(clock - now_raw_ns);
 	for (int k = 0; k < h->nr_vcpus; k++) {
 		int v = h->vcpu_order(h, k);
@@ -190,6 +190,10 @@ void kvm_hv_write_page(struct kvm_hv_vm *vm, const struct ms_hyperv_tsc_page *im
 {
 	struct kvm_hv *hv = &vm->hv;
 	struct ms_hyperv_tsc_page *page = hv->tsc_page;
+
+	/* no page to write while the guest has it disabled */
+	if (!(hv->hv_tsc_page & HV_X64_MSR_TSC_REFERENCE_ENABLE))
+		return;
 
 	hv->tsc_ref.tsc_sequence = 0;
 	WRITE_ONCE(page->tsc_sequence, 0);

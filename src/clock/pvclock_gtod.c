@@ -111,6 +111,25 @@ static int vgettsc(struct kvm_clock_host *h, const struct kvm_gtod_clock *clock,
 	return mode;
 }
 
+int kvm_gtod_snapshot(struct kvm_clock_host *h, struct kvm_gtod_data *snap, u64 *tsc_timestamp,
+		      unsigned clocks)
+{
+	struct pvclock_gtod_data *gtod = h->gtod;
+	unsigned seq;
+	int mode;
+
+	do {
+		seq = read_seqcount_begin(&gtod->seq);
+		gtod_clock_load(&gtod->raw_clock, &snap->raw_clock);
+		if (clocks & KVM_GTOD_MONO)
+			gtod_clock_load(&gtod->clock, &snap->clock);
+		snap->offs_boot = READ_ONCE(gtod->offs_boot);
+		mode = vgettsc(h, &snap->raw_clock, tsc_timestamp);
+	} while (unlikely(read_seqcount_retry(&gtod->seq, seq)));
+
+	return mode;
+}
+
 /*
  * do_kvmclock_base(): CLOCK_MONOTONIC_RAW + offs_boot at the TSC it reads,
  * i.e. what get_kvmclock_base_ns() says at that instant.  The arithmetic is
@@ -118,22 +137,11 @@ static int vgettsc(struct kvm_clock_host *h, const struct kvm_gtod_clock *clock,
  */
 static int do_kvmclock_base_read(struct kvm_clock_host *h, s64 *t, u64 *tsc_timestamp)
 {
-	struct pvclock_gtod_data *gtod = h->gtod;
 	struct kvm_gtod_data snap = { 0 };
-	unsigned seq;
-	int mode;
-	u64 ns;
+	int mode = kvm_gtod_snapshot(h, &snap, tsc_timestamp, KVM_GTOD_RAW);
 
-	do {
-		seq = read_seqcount_begin(&gtod->seq);
-		gtod_clock_load(&gtod->raw_clock, &snap.raw_clock);
-		snap.offs_boot = READ_ONCE(gtod->offs_boot);
-		mode = vgettsc(h, &snap.raw_clock, tsc_timestamp);
-		ns = do_kvmclock_base(&snap, mode == VDSO_CLOCKMODE_NONE ? snap.raw_clock.cycle_last
-									: *tsc_timestamp);
-	} while (unlikely(read_seqcount_retry(&gtod->seq, seq)));
-	*t = (s64)ns;
-
+	*t = (s64)do_kvmclock_base(&snap, mode == VDSO_CLOCKMODE_NONE ? snap.raw_clock.cycle_last
+								      : *tsc_timestamp);
 	return mode;
 }
 
@@ -192,5 +200,7 @@ bool kvm_get_walltime_and_clockread(struct kvm_clock_host *h, struct timespec64 
 /* Count up from boot time, but with the frequency of the raw clock. */
 u64 get_kvmclock_base_ns(struct kvm_clock_host *h)
 {
+	if (!h->host_tk)
+		return h->host_ns(h); /* the world's own host clock */
 	return (u64)ktime_get_raw(h->host_tk) + READ_ONCE(h->gtod->offs_boot);
 }

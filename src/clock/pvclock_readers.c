@@ -49,6 +49,11 @@ static u64 pvclock_kernel_read(struct pvclock_guest *g)
 	return ret;
 }
 
+u64 kvm_clock_read(struct pvclock_guest *g)
+{
+	return pvclock_kernel_read(g);
+}
+
 PVCLOCK_READER(pvclock_kernel, pvclock_kernel_read, false,
 	.flags = PV_MAINLINE,
 	.expect = "safe",
@@ -185,7 +190,7 @@ PVCLOCK_READER(pvclock_vdso_percpu_getcpu, vread_pvclock_percpu, true,
 	.fixed = "pvclock_vdso",
 	.bug = "CLK-05",
 	.partner = "kvm_pvclock_writer_stable_unmatched",
-	.expect = "monotonic|linearizable|plausibility|reference",
+	.expect = "monotonic|linearizable|plausibility|reference|postcondition",
 	.scenario = "STABLE with per-vCPU TSC offsets the host anchors per record; the task migrates "
 		"A -> B -> A between the getcpu()s and combines A's record with B's TSC",
 	.history = "3.8-4.4 vDSO vread_pvclock() with per-CPU records and the getcpu double-check "
@@ -313,3 +318,72 @@ PVCLOCK_READER(pvclock_reader_rdtsc_unordered, vread_pvclock_rdtsc_unordered, tr
 		"record with tsc_timestamp beyond that TSC; the reader accepts it: negative delta",
 	.history = "vread_pvclock() with a plain rdtsc() in the version window (before "
 		"03b9730b769f \"x86/asm/tsc: Add rdtsc_ordered() and use it in trivial call sites\")")
+
+/* ------------------------------------------- the guest's kvmclock driver -- */
+
+/*
+ * CLK-S5: kvm_check_and_clear_guest_paused() reordered by a patch: it
+ * touches the watchdogs, then stores the flags it loaded before, minus
+ * GUEST_STOPPED - a load and a separate store, not one RMW.  A VM exit can
+ * land between the two; the host then rewrites the record and the guest's
+ * store puts back the flags it loaded - the previous generation's STABLE
+ * bit, outside any odd window.
+ */
+static bool kvm_check_and_clear_guest_paused_split(struct pvclock_guest *g)
+{
+	struct pvclock_vcpu_time_info *src = this_cpu_pvti(g);
+	u8 flags = READ_ONCE(src->flags);
+
+	if ((flags & PVCLOCK_GUEST_STOPPED) != 0) {
+		/* pvclock_touch_watchdogs() first: four watchdogs, four calls */
+		for (int i = 0; i < 4; i++)
+			barrier();
+		/* the mutation: the flags loaded above stored back, not one read-modify-write */
+		WRITE_ONCE(src->flags, flags & (u8)~PVCLOCK_GUEST_STOPPED);
+		return true;
+	}
+	return false;
+}
+
+static const struct pvclock_reader_ops pvclock_guest_paused_split_rmw_ops = {
+	.read = kvm_clock_read,
+	.check_and_clear_guest_paused = kvm_check_and_clear_guest_paused_split,
+};
+
+PVCLOCK_READER_OPS(pvclock_guest_paused_split_rmw, pvclock_guest_paused_split_rmw_ops,
+	.bug = "CLK-S5",
+	.expect = "ownership",
+	.scenario = "KVM_KVMCLOCK_CTRL and a clock update put GUEST_STOPPED in vCPU v's record; the "
+		"watchdog on v loads the flags, the host rewrites v's record with STABLE changed (a TSC "
+		"write toggles the masterclock), the guest stores the flags it loaded",
+	.history = "synthetic mutation of kvm_check_and_clear_guest_paused() "
+		"(arch/x86/kernel/kvmclock.c): the `&=` split into a load and a store")
+
+/*
+ * CLK-26: before kvmclock_disable() moved into kvm_guest_cpu_offline(), only
+ * the CPU running machine_shutdown() (the BSP) unregistered its record; an
+ * AP taken down for kexec or hibernation left its MSR enabled, and the host
+ * kept writing into memory the next kernel (or the restored image) uses.
+ */
+static void kvmclock_disable_bsp_only(struct pvclock_guest *g)
+{
+	if (smp_processor_id() == 0)
+		kvmclock_disable(g);
+}
+
+static const struct pvclock_reader_ops kvmclock_guest_offline_keeps_clock_ops = {
+	.read = kvm_clock_read,
+	.cpu_offline = kvmclock_disable_bsp_only,
+};
+
+PVCLOCK_READER_OPS(kvmclock_guest_offline_keeps_clock, kvmclock_guest_offline_keeps_clock_ops,
+	.bug = "CLK-26",
+	.expect = "ownership",
+	.scenario = "an AP goes down (kexec, hibernation) and its record's memory is used for other "
+		"data: the MSR still points there, so the guest writes into a record the host owns "
+		"(and the host overwrites the new data)",
+	.history = "kvm_shutdown()/kvm_crash_shutdown() wrote MSR_KVM_SYSTEM_TIME only on the CPU "
+		"running them (\"After the clock is registered, the host will keep writing to the "
+		"registered memory location\"); kvmclock_disable() later went into "
+		"kvm_guest_cpu_offline() and kvm_save_sched_clock_state() (arch/x86/kernel/kvm.c, "
+		"kvmclock.c; diffs seen, hashes not verified)")

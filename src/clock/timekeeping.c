@@ -307,9 +307,54 @@ static inline void tk_update_ktime_data(struct timekeeper *tk)
  * notifiers (vDSO page, KVM's copy) and the published timekeeper change, so
  * nobody reads a vDSO value newer than the kernel's own clock.
  */
+
+/*
+ * The published part, inside the write section: the clocksource pointers
+ * with plain stores (their values are addresses, which differ between
+ * builds and must not reach the trace), everything else as the kernel's
+ * memcpy.  Readers load the pointers plainly too; the seqcount covers both.
+ */
+static void tk_publish(struct timekeeper *dst, const struct timekeeper *src)
+{
+	const size_t m = offsetof(struct timekeeper, tkr_mono) + sizeof(struct clocksource *);
+	const size_t r = offsetof(struct timekeeper, tkr_raw);
+	const size_t r2 = r + sizeof(struct clocksource *);
+	u8 *d = (u8 *)dst;
+	const u8 *s = (const u8 *)src;
+
+	dst->tkr_mono.clock = src->tkr_mono.clock;
+	dst->tkr_raw.clock = src->tkr_raw.clock;
+	/* one line per call: the trace names the call's line, the same in every compiler */
+	pv_memcpy(d + m, s + m, r - m);
+	pv_memcpy(d + r2, s + r2, TK_PUBLISHED_BYTES - r2);
+}
+
+/*
+ * What readers are given of the shadow: the shadow itself, or with
+ * mono_extra_shift its tkr_mono re-expressed at a finer shift (the same
+ * clock; only as many extra bits as mult has room for).
+ */
+static const struct timekeeper *tk_published_view(const struct timekeeping *tkd,
+						  const struct timekeeper *tk, struct timekeeper *buf)
+{
+	u32 k = tkd->mono_extra_shift;
+
+	while (k && (tk->tkr_mono.mult >> (32 - k)))
+		k--;
+	if (!k)
+		return tk;
+	*buf = *tk;
+	buf->tkr_mono.mult <<= k;
+	buf->tkr_mono.shift += k;
+	buf->tkr_mono.xtime_nsec <<= k;
+	return buf;
+}
+
 static void timekeeping_update_from_shadow(struct timekeeping *tkd, unsigned action)
 {
 	struct timekeeper *tk = &tkd->shadow_timekeeper;
+	struct timekeeper view_buf;
+	const struct timekeeper *view;
 
 	write_seqcount_begin(&tkd->seq);
 
@@ -318,14 +363,14 @@ static void timekeeping_update_from_shadow(struct timekeeping *tkd, unsigned act
 
 	tk_update_ktime_data(tk);
 	tk->tkr_mono.base_real = (u64)(tk->tkr_mono.base + tk->offs_real);
-
-	for (int i = 0; i < tkd->nr_notifiers; i++)
-		tkd->notifier[i].fn(tkd->notifier[i].ctx, tk, action & TK_CLOCK_WAS_SET);
-
 	if (action & TK_CLOCK_WAS_SET)
 		tk->clock_was_set_seq++;
+	view = tk_published_view(tkd, tk, &view_buf);
 
-	pv_memcpy(&tkd->timekeeper, tk, TK_PUBLISHED_BYTES);
+	for (int i = 0; i < tkd->nr_notifiers; i++)
+		tkd->notifier[i].fn(tkd->notifier[i].ctx, view, action & TK_CLOCK_WAS_SET);
+
+	tk_publish(&tkd->timekeeper, view);
 	write_seqcount_end(&tkd->seq);
 }
 
@@ -336,7 +381,15 @@ static void timekeeping_update_from_shadow(struct timekeeping *tkd, unsigned act
  */
 static void timekeeping_restore_shadow(struct timekeeping *tkd)
 {
+	struct tk_read_base mono = tkd->shadow_timekeeper.tkr_mono;
+	u32 k;
+
 	memcpy(&tkd->shadow_timekeeper, (const void *)&tkd->timekeeper, TK_PUBLISHED_BYTES);
+	/* the published tkr_mono may be the finer representation: back to the shadow's own */
+	k = tkd->shadow_timekeeper.tkr_mono.shift - mono.shift;
+	tkd->shadow_timekeeper.tkr_mono.mult >>= k;
+	tkd->shadow_timekeeper.tkr_mono.shift -= k;
+	tkd->shadow_timekeeper.tkr_mono.xtime_nsec >>= k;
 }
 
 /* timekeeping_forward_now(): accumulate everything up to this instant */
@@ -520,6 +573,7 @@ void timekeeping_init(struct timekeeping *tkd, const struct timekeeping_boot *bo
 	tkd->ntp_interval_ns = boot->ntp_interval_ns ? boot->ntp_interval_ns : 1;
 	tkd->ntp_freq_ppb = boot->ntp_freq_ppb;
 	tkd->suspended = false;
+	tkd->mono_extra_shift = boot->mono_extra_shift;
 	ntp_update_frequency(tkd);
 
 	/* boot time must not be before the epoch: wall time + wall_to_mono = uptime */
@@ -547,8 +601,9 @@ void timekeeping_register_notifier(struct timekeeping *tkd, tk_notifier_fn fn, v
 	tkd->notifier[tkd->nr_notifiers].ctx = ctx;
 	tkd->nr_notifiers++;
 	/* pvclock_gtod_register_notifier(): the listener gets the current state now */
+	struct timekeeper view_buf;
 	write_seqcount_begin(&tkd->seq);
-	fn(ctx, &tkd->shadow_timekeeper, true);
+	fn(ctx, tk_published_view(tkd, &tkd->shadow_timekeeper, &view_buf), true);
 	write_seqcount_end(&tkd->seq);
 }
 
@@ -658,7 +713,12 @@ u64 timekeeping_cycles_to_ns(const struct tk_read_base *tkr, u64 cycles)
  */
 static void tk_read_base_load(const struct tk_read_base *tkr, struct tk_read_base *out)
 {
-	out->clock = READ_ONCE(tkr->clock);
+	/*
+	 * A plain load: the value is an address, which differs between builds
+	 * and would make the trace (and its hash) differ too.  The stores
+	 * become visible in order, so the seqcount retry covers it as well.
+	 */
+	out->clock = tkr->clock;
 	out->mask = READ_ONCE(tkr->mask);
 	out->cycle_last = READ_ONCE(tkr->cycle_last);
 	out->mult = READ_ONCE(tkr->mult);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The named failure points of the clock oracles (CO1-CO11): one noinline
+ * The named failure points of the clock oracles (CO1-CO15): one noinline
  * function per oracle, so crash buckets are stable.  World-independent:
  * they only format the finding and call pv_oracle_fail(), which the
  * simulator (src/oracle/report.c) and the native stress runner
@@ -78,4 +78,20 @@ __noinline void oracle_plausibility_vs(const char *what, u64 value, u64 lo, u64 
 {
 	pv_oracle_fail("plausibility", "%s: %" PRIu64 " outside [%" PRIu64 ", %" PRIu64 "] (CO8)",
 		       what, value, lo, hi_);
+}
+
+__noinline void oracle_ownership(const char *what)
+{
+	pv_oracle_fail("ownership", "%s (CO13)", what);
+}
+
+__noinline void oracle_postcondition(const char *what, u64 got, u64 lo, u64 hi)
+{
+	pv_oracle_fail("postcondition", "%s: got %" PRIu64 ", the operation's effect allows [%" PRIu64
+		       ", %" PRIu64 "] (CO14)", what, got, lo, hi);
+}
+
+__noinline void oracle_flag_contract(const char *what)
+{
+	pv_oracle_fail("flag_contract", "%s (CO15)", what);
 }

@@ -42,6 +42,9 @@ struct clock_oracle_cfg {
 	u64 slack;              /* CO1/CO2: a step back of at most this many units is
 				   rounding, not a violation (0: exact; hv: the KVM
 				   page derivation's truncations, H4) */
+	bool order_only;        /* with check_time: CO1/CO2 only, no CO8 (records
+				   from a host that may publish any time: only the
+				   order the guest itself guarantees is judged) */
 };
 void clock_oracle_reset(const struct clock_oracle_cfg *cfg);
 /*
@@ -50,14 +53,36 @@ void clock_oracle_reset(const struct clock_oracle_cfg *cfg);
  * upper edge moves and its lower edge stays.
  */
 void clock_oracle_step_forward(u64 delta);
+/*
+ * The clock was set (KVM_SET_CLOCK to any value, a migration restoring a
+ * saved clock): reads that begin afterwards start a new order - they are
+ * not compared with earlier ones - and CO8 expects base_delta more (units)
+ * from then on.  A read that straddles the change is judged by neither.
+ */
+void clock_oracle_restart(s64 base_delta);
+/* A clock change begins: reads that overlap it (until the restart) are judged by neither side. */
+void clock_oracle_step_begin(void);
+/* The same, keeping the order: the clock moved, but no reader could see it step back. */
+void clock_oracle_rebase(s64 base_delta);
+/* From now on judge only CO1/CO2 (the clock is beyond what CO8 can place). */
+void clock_oracle_order_only(bool on);
 
 struct clock_read {
 	u64 g0;           /* max value of reads completed before this one began */
 	u64 start_step;
+	unsigned epoch;   /* clock_oracle_restart()s before it began */
+	s64 base0;        /* CO8's base when it began (a rebase may land during the read) */
+	/*
+	 * CO8 room beyond cfg.tolerance below and above, derived by the
+	 * harness from the clock the value follows (0 after clock_read_begin)
+	 */
+	u64 slack_lo, slack_hi;
 };
 void clock_read_begin(struct clock_read *r);
 /* CO1, CO2, CO8 on a value a reader returned. */
 void clock_read_end(struct clock_read *r, int reader, u64 value);
+/* CO1, CO2 only: a value the reader's own monotonic fix-up produced (not placeable in time) */
+void clock_read_end_order_only(struct clock_read *r, int reader, u64 value);
 
 void oracle_monotonic(int reader, u64 prev, u64 value);
 void oracle_linearizable(int reader, u64 g0, u64 value);
@@ -82,6 +107,13 @@ bool kvmclock_scale_runs_fast(u32 mul, s8 shift, u32 rate, u64 *ppm);
 void oracle_layout(const char *what);
 /* code under test broke a kernel context rule (sleeping or returning atomic) */
 void oracle_kernel_discipline(const char *what);
+
+/* CO13: a store to shared clock memory by a party that does not own it then */
+void oracle_ownership(const char *what);
+/* CO14: after a host operation returned, a clock read disagrees with its documented effect */
+void oracle_postcondition(const char *what, u64 got, u64 lo, u64 hi);
+/* CO15: a flag appeared or disappeared where the contract does not let it */
+void oracle_flag_contract(const char *what);
 
 /* ---- TLB flush / page-table freeing (src/oracle/tlb_oracles.c) ---- */
 void oracle_table_uaf(const char *what);

@@ -44,13 +44,37 @@ static u64 mem_read(const volatile void *p, unsigned size)
 	return v;
 }
 
+/* Who issued the store being committed, for the harness's on_commit. */
+static int commit_fiber = -1;
+static bool commit_host = true;
+
+int sim_commit_fiber(void)
+{
+	return commit_fiber;
+}
+
+bool sim_commit_by_host(void)
+{
+	return commit_host;
+}
+
+/* Host code issues this store: a host fiber, set-up code, or a VM exit handler. */
+static u8 issued_by_host(void)
+{
+	return g_sim.cur < 0 || !sim_cur()->guest || sim_cur()->in_exit;
+}
+
 /* Make one store globally visible (and remember who wrote it, for feedback). */
 void sim_commit(const struct sim_pending *e)
 {
 	if (g_sim.cfg.on_commit) {
+		commit_fiber = (int)e->fiber - 1;
+		commit_host = e->host;
 		sim_trace_commit_begin(e); /* an oracle in the hook names this store */
 		g_sim.cfg.on_commit(g_sim.cfg.ctx, e->p, e->size, e->v);
 		sim_trace_commit_end();
+		commit_fiber = -1;
+		commit_host = true;
 	}
 	memcpy((void *)e->p, &e->v, e->size);
 	if (in_arena(e->p)) {
@@ -251,7 +275,7 @@ u64 pvsim_load(struct pv_site *s, const volatile void *p, unsigned size)
 
 void pvsim_store(struct pv_site *s, volatile void *p, unsigned size, u64 v)
 {
-	struct sim_pending e = { p, v, (u8)size, s, (u8)(g_sim.cur + 1) };
+	struct sim_pending e = { p, v, (u8)size, s, (u8)(g_sim.cur + 1), issued_by_host() };
 	if (g_sim.cur < 0) {
 		sim_commit(&e);
 		return;
@@ -317,7 +341,8 @@ void pvsim_memcpy(struct pv_site *s, volatile void *dst, const void *src, size_t
 		size_t i = (start + k) % nc;
 		if (order & 0x80)
 			i = nc - 1 - i;
-		struct sim_pending e = { (u8 *)dst + chunk[i].off, 0, chunk[i].len, s, (u8)(g_sim.cur + 1) };
+		struct sim_pending e = { (u8 *)dst + chunk[i].off, 0, chunk[i].len, s, (u8)(g_sim.cur + 1),
+					 issued_by_host() };
 		memcpy(&e.v, (const u8 *)src + chunk[i].off, chunk[i].len);
 		sim_point();
 		if ((g_sim.cfg.mode & SIM_MODE_REORDER) && f->nplain < SIM_PLAIN_MAX)
@@ -388,7 +413,7 @@ u64 pvsim_rmw(struct pv_site *s, volatile void *p, unsigned size, enum pvsim_rmw
 	case PVSIM_OR: nv = old | a; break;
 	case PVSIM_AND: nv = old & a; break;
 	}
-	struct sim_pending e = { p, nv & mask, (u8)size, s, (u8)(g_sim.cur + 1) };
+	struct sim_pending e = { p, nv & mask, (u8)size, s, (u8)(g_sim.cur + 1), issued_by_host() };
 	sim_commit(&e);
 	if (g_sim.cur >= 0) {
 		sim_trace_at(p, size);
@@ -427,8 +452,18 @@ void pvsim_irq_restore(struct pv_site *s, unsigned long flags)
 
 void pvsim_preempt(int delta)
 {
-	if (g_sim.cur >= 0)
-		sim_cur()->preempt_count += delta;
+	if (g_sim.cur < 0)
+		return;
+	struct sim_fiber *f = sim_cur();
+	f->preempt_count += delta;
+	/* preempt_exclusive: no other task runs on this CPU meanwhile */
+	if (g_sim.cfg.preempt_exclusive && f->guest) {
+		struct sim_cpu *c = &g_sim.cpu[f->cpu];
+		if (f->preempt_count > 0 && !c->preempt_owner)
+			c->preempt_owner = g_sim.cur + 1;
+		else if (f->preempt_count == 0 && c->preempt_owner == g_sim.cur + 1)
+			c->preempt_owner = 0;
+	}
 }
 
 void pvsim_cpu_relax(struct pv_site *s)

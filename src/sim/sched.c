@@ -48,8 +48,13 @@ static bool runnable(const struct sim_fiber *f)
 {
 	if (f->done && !idle_takes_ipi(f))
 		return false;
-	if (f->guest && ((g_sim.out_of_guest | g_sim.in_exit) >> f->cpu & 1) && !f->in_exit)
+	if (f->wake_at > g_sim.step)
 		return false;
+	if (f->guest && ((g_sim.out_of_guest | g_sim.in_exit | g_sim.stopped) >> f->cpu & 1) && !f->in_exit)
+		return false;
+	if (f->guest && g_sim.cpu[f->cpu].preempt_owner &&
+	    g_sim.cpu[f->cpu].preempt_owner != (int)(f - g_sim.f) + 1)
+		return false; /* another task has this CPU with preemption off */
 	if (g_sim.cfg.cpu_exclusive && cpu_held_by_other(f))
 		return false;
 	return !g_sim.cpu[f->cpu].preempted;
@@ -271,13 +276,17 @@ static int pick_next(void)
 	return pick_pct();
 }
 
-/* Nothing runnable: let time pass until a preempted vCPU comes back. */
+/* Nothing runnable: let time pass until a preempted vCPU or a sleeper comes back. */
 static bool wait_for_time(void)
 {
 	u64 soonest = 0;
 	for (int c = 0; c < g_sim.cfg.nr_cpus; c++)
 		if (g_sim.cpu[c].preempted && (!soonest || g_sim.cpu[c].preempted_until < soonest))
 			soonest = g_sim.cpu[c].preempted_until;
+	for (int i = 0; i < g_sim.nf; i++)
+		if (!g_sim.f[i].done && g_sim.f[i].wake_at > g_sim.step &&
+		    (!soonest || g_sim.f[i].wake_at < soonest))
+			soonest = g_sim.f[i].wake_at;
 	if (!soonest)
 		return false;
 	g_sim.step = soonest;
@@ -639,6 +648,8 @@ static void fiber_main(void *arg)
 	f->fn(f->arg);
 	sim_commit_plain(f);
 	f->done = true;
+	if (g_sim.cpu[f->cpu].preempt_owner == (int)(f - g_sim.f) + 1)
+		g_sim.cpu[f->cpu].preempt_owner = 0;
 	sim_trace(SIM_OP_END, NULL, "fiber-exit", 0);
 	if (!f->guest) {
 		bool idle = true;
@@ -648,6 +659,7 @@ static void fiber_main(void *arg)
 		if (idle) {
 			g_sim.writer_idle = true;
 			g_sim.out_of_guest = 0; /* a writer that forgot to let vCPUs back in */
+			g_sim.stopped = 0;
 		}
 	}
 	/*
@@ -702,6 +714,45 @@ void sim_yield(const char *why)
 {
 	sim_point();
 	sim_trace(SIM_OP_NOTE, NULL, why, 0);
+}
+
+void sim_vcpu_stop(int cpu, bool stop)
+{
+	u8 mask = cpu < 0 ? 0xff : (u8)(1u << cpu);
+
+	if (stop)
+		g_sim.stopped |= mask;
+	else
+		g_sim.stopped &= (u8)~mask;
+	sim_trace(SIM_OP_EVENT, NULL, stop ? "vmm-stop-vcpu" : "vmm-cont-vcpu", (u64)(s64)cpu);
+}
+
+void sim_adjust_tsc(int cpu, s64 delta)
+{
+	g_sim.cpu[cpu].tsc_anchor += (u64)delta;
+	sim_trace(SIM_OP_EVENT, NULL, "tsc-offset-change", (u64)delta);
+}
+
+void sim_sleep(u32 steps)
+{
+	sim_cur()->wake_at = g_sim.step + 1 + steps;
+	sim_trace(SIM_OP_NOTE, NULL, "sleep", steps);
+	sim_point();
+}
+
+const char *sim_fiber_name(int fiber)
+{
+	return fiber >= 0 && fiber < g_sim.nf ? g_sim.f[fiber].name : "set-up";
+}
+
+int sim_fiber_cpu(int fiber)
+{
+	return fiber >= 0 && fiber < g_sim.nf ? g_sim.f[fiber].cpu : -1;
+}
+
+bool sim_fiber_is_guest(int fiber)
+{
+	return fiber >= 0 && fiber < g_sim.nf && g_sim.f[fiber].guest;
 }
 
 void sim_note(const char *what, u64 v)

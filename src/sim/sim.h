@@ -102,6 +102,12 @@ struct sim_config {
 	void (*on_vcpu_resume)(void *ctx, int cpu);
 	void *ctx;
 	const char *variant;   /* for reports */
+	/*
+	 * preempt_disable() excludes the other guest tasks of that vCPU until
+	 * preempt_enable(), as on a real CPU (without it, it only stops
+	 * migration).  Harnesses whose guest tasks share per-CPU state set it.
+	 */
+	bool preempt_exclusive;
 };
 
 /* ---- lifecycle ---- */
@@ -126,7 +132,19 @@ void sim_writer_idle(void);           /* the writer has no more unprompted work 
  * vCPU's own thread, out of guest mode; MCLOCK_INPROGRESS keeps all out.
  */
 void sim_vcpu_in_host(int cpu, bool in_host);
+/*
+ * The VMM stops vCPU cpu (-1: all) - its thread leaves KVM_RUN, as for a
+ * VM stop or a migration's blackout - or lets it run again.  Independent of
+ * sim_vcpu_in_host(): KVM's freeze and the VMM's stop nest.
+ */
+void sim_vcpu_stop(int cpu, bool stop);
 void sim_note(const char *what, u64 v); /* an annotation in the trace */
+/*
+ * A host fiber waits `steps` steps without being runnable (a timer: the
+ * host's tick), instead of spinning on sim_yield().  Time passes for it as
+ * for a preempted vCPU.
+ */
+void sim_sleep(u32 steps);
 /*
  * A scenario's own interleaving feature (e.g. reads-from on memory outside
  * the shared arena, or a near miss of an oracle): a new value is a new edge.
@@ -181,12 +199,26 @@ bool sim_cpu_quiescent(int cpu);
  */
 void sim_atomically(void (*fn)(void *arg), void *arg);
 
+/*
+ * Inside on_commit: who issued the store being committed - its fiber (-1:
+ * set-up code outside any fiber) and whether host code issued it (a host
+ * fiber, or a guest fiber inside a VM exit handler).  Oracles name the
+ * party that made an offending store with these.
+ */
+int sim_commit_fiber(void);
+bool sim_commit_by_host(void);
+const char *sim_fiber_name(int fiber);
+int sim_fiber_cpu(int fiber); /* SIM_HOST_CPU for host fibers */
+bool sim_fiber_is_guest(int fiber);
+
 /* ---- ground truth, for oracles and host models ---- */
 u64 sim_step(void);
 u64 sim_true_ns(void);               /* the simulator's true time */
 u64 sim_cpu_tsc(int cpu);            /* current TSC of a vCPU (no scheduling point) */
 u32 sim_cpu_tsc_rate(int cpu);
 void sim_set_tsc_rate(int cpu, u32 rate); /* cpu < 0: all vCPUs */
+/* vCPU cpu's TSC jumps by delta (the hypervisor changed its TSC offset) */
+void sim_adjust_tsc(int cpu, s64 delta);
 /*
  * Every CPU's TSC jumps forward by ticks, and true time by as long (vCPU 0's
  * rate): the VM was paused while its TSC and the host's clock ran on.

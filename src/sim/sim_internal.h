@@ -21,6 +21,7 @@ struct sim_pending {
 	u8 size;
 	struct pv_site *site;
 	u8 fiber;
+	u8 host; /* issued by host code: a host fiber, or a guest's VM exit handler */
 };
 
 struct sim_fiber {
@@ -62,6 +63,7 @@ struct sim_fiber {
 	struct sim_pending plain[SIM_PLAIN_MAX];
 	int nplain;
 	u32 last_site; /* site id of its last traced access (preemption feedback) */
+	u64 wake_at;   /* sim_sleep(): not runnable before this step */
 };
 
 #define SIM_MAX_IPI 8
@@ -75,6 +77,7 @@ struct sim_ipi {
 };
 
 struct sim_cpu {
+	int preempt_owner;  /* with cfg.preempt_exclusive: 1 + the fiber holding preemption off here */
 	struct sim_ipi ipi[SIM_MAX_IPI]; /* FIFO of pending IPIs */
 	int nipi;
 	u64 ipi_hold_until;             /* no delivery before this step */
@@ -113,6 +116,7 @@ struct sim_state {
 	bool fair;
 	u8 out_of_guest; /* bit per vCPU: in the host, its guest tasks cannot run */
 	u8 in_exit;      /* bit per vCPU: a task of it is in a VM exit handler */
+	u8 stopped;      /* bit per vCPU: the VMM stopped it (not in KVM_RUN) */
 	bool returns_pending; /* some round-trip migration is under way */
 	bool writer_idle;
 	int nipi;        /* IPIs queued on all vCPUs: 0 keeps delivery off the hot path */

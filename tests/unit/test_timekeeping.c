@@ -257,6 +257,37 @@ static void test_gtod_copy(void)
 	CHECK(h.gtod_masterclock_request, "pvclock_gtod_notify did not ask for a masterclock update");
 }
 
+/* a finer published tkr_mono (mono_extra_shift) reads exactly as the plain one */
+static void test_finer_mono_representation(void)
+{
+	static struct timekeeping a, b;
+	struct timekeeping_boot bt = {
+		.clock = &tsc_cs, .wall_time = { 1700000000, 0 }, .ntp_interval_ns = 6400,
+		.ntp_freq_ppb = -123456,
+	};
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	timekeeping_init(&a, &bt);
+	bt.mono_extra_shift = 2;
+	timekeeping_init(&b, &bt);
+	CHECK(b.timekeeper.tkr_mono.shift == a.timekeeper.tkr_mono.shift + 2, "finer shift published");
+	CHECK(b.timekeeper.tkr_raw.shift == a.timekeeper.tkr_raw.shift, "raw untouched");
+	for (int i = 0; i < 20000; i++) {
+		tsc_now += 1 + next() % 30000;
+		timekeeping_tick(&a);
+		timekeeping_tick(&b);
+		CHECK(ktime_get(&a) == ktime_get(&b), "MONOTONIC differs with the finer representation");
+		CHECK(ktime_get_real(&a) == ktime_get_real(&b), "REALTIME differs");
+		CHECK(ktime_get_raw(&a) == ktime_get_raw(&b), "RAW differs");
+	}
+	struct timespec64 bad = { 0, 5 };
+	CHECK(do_settimeofday64(&b, &bad) != 0, "refused");
+	tsc_now += 100000;
+	timekeeping_tick(&a);
+	timekeeping_tick(&b);
+	CHECK(ktime_get(&a) == ktime_get(&b), "a refused settimeofday undid the representation badly");
+}
+
 int main(void)
 {
 	struct sim_config cfg = { 0 };
@@ -269,6 +300,7 @@ int main(void)
 	test_ntp_rate();
 	test_settime_sleep_clocksource();
 	test_gtod_copy();
+	test_finer_mono_representation();
 	printf("test_timekeeping: %ld checks passed, %ld failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
