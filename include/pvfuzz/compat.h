@@ -117,6 +117,13 @@ u64 pvsim_rmw(struct pv_site *s, volatile void *p, unsigned size, enum pvsim_rmw
 #define __pv_store_at(site, x, v) pvsim_store((site), &(x), sizeof(x), (u64)(v))
 #define READ_ONCE(x) __pv_load_at(PV_SITE(#x), x)
 #define WRITE_ONCE(x, v) __pv_store_at(PV_SITE(#x), x, v)
+/*
+ * A shared word whose value must not reach the trace (an address: it
+ * differs between builds, and so would the trace hash).  Fibers never run
+ * at once, so a plain access is exact here; natively it is a relaxed atomic.
+ */
+#define READ_ONCE_NOTRACE(x) (x)
+#define WRITE_ONCE_NOTRACE(x, v) ((x) = (v))
 
 #define barrier() pvsim_fence(PV_SITE("barrier"), PV_BARRIER)
 #define smp_rmb() pvsim_fence(PV_SITE("smp_rmb"), PV_SMP_RMB)
@@ -181,6 +188,8 @@ void pv_native_preempt(int delta);
 /* Relaxed atomics: the intentional races of these protocols, visible to TSan. */
 #define READ_ONCE(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define WRITE_ONCE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+#define READ_ONCE_NOTRACE(x) READ_ONCE(x)
+#define WRITE_ONCE_NOTRACE(x, v) WRITE_ONCE(x, v)
 #define __pv_load_at(site, x) READ_ONCE(x)
 #define __pv_store_at(site, x, v) WRITE_ONCE(x, v)
 
@@ -242,6 +251,8 @@ static inline void pv_native_memcpy(volatile void *dst, const void *src, size_t 
 /* The kernel's own definitions: a volatile access of the natural width. */
 #define READ_ONCE(x) (*(const volatile __typeof__(x) *)&(x))
 #define WRITE_ONCE(x, v) (*(volatile __typeof__(x) *)&(x) = (v))
+#define READ_ONCE_NOTRACE(x) READ_ONCE(x)
+#define WRITE_ONCE_NOTRACE(x, v) WRITE_ONCE(x, v)
 /* no trace in the guest: the access site is dropped, as natively */
 #define __pv_load_at(site, x) READ_ONCE(x)
 #define __pv_store_at(site, x, v) WRITE_ONCE(x, v)

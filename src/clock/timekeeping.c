@@ -310,9 +310,9 @@ static inline void tk_update_ktime_data(struct timekeeper *tk)
 
 /*
  * The published part, inside the write section: the clocksource pointers
- * with plain stores (their values are addresses, which differ between
+ * with untraced stores (their values are addresses, which differ between
  * builds and must not reach the trace), everything else as the kernel's
- * memcpy.  Readers load the pointers plainly too; the seqcount covers both.
+ * memcpy.  Readers load the pointers untraced too; the seqcount covers both.
  */
 static void tk_publish(struct timekeeper *dst, const struct timekeeper *src)
 {
@@ -322,8 +322,8 @@ static void tk_publish(struct timekeeper *dst, const struct timekeeper *src)
 	u8 *d = (u8 *)dst;
 	const u8 *s = (const u8 *)src;
 
-	dst->tkr_mono.clock = src->tkr_mono.clock;
-	dst->tkr_raw.clock = src->tkr_raw.clock;
+	WRITE_ONCE_NOTRACE(dst->tkr_mono.clock, src->tkr_mono.clock);
+	WRITE_ONCE_NOTRACE(dst->tkr_raw.clock, src->tkr_raw.clock);
 	/* one line per call: the trace names the call's line, the same in every compiler */
 	pv_memcpy(d + m, s + m, r - m);
 	pv_memcpy(d + r2, s + r2, TK_PUBLISHED_BYTES - r2);
@@ -714,11 +714,11 @@ u64 timekeeping_cycles_to_ns(const struct tk_read_base *tkr, u64 cycles)
 static void tk_read_base_load(const struct tk_read_base *tkr, struct tk_read_base *out)
 {
 	/*
-	 * A plain load: the value is an address, which differs between builds
+	 * An untraced load: the value is an address, which differs between builds
 	 * and would make the trace (and its hash) differ too.  The stores
 	 * become visible in order, so the seqcount retry covers it as well.
 	 */
-	out->clock = tkr->clock;
+	out->clock = READ_ONCE_NOTRACE(tkr->clock);
 	out->mask = READ_ONCE(tkr->mask);
 	out->cycle_last = READ_ONCE(tkr->cycle_last);
 	out->mult = READ_ONCE(tkr->mult);
