@@ -384,8 +384,8 @@ struct pvclock_writer_ops {
 /*
  * Host interface a KVM of another era did not have (pvclock_writer_ops.kvm_lacks).
  * KVM_SET_CLOCK / KVM_GET_CLOCK came in v2.6.32 with flags that must be 0
- * (kvm_arch_vm_ioctl(): "if (user_ns.flags) goto out" with r = -EINVAL; GET
- * answers flags = 0 and the clock against get_kernel_ns(), CLOCK_BOOTTIME);
+ * (kvm_arch_vm_ioctl() failed the set with -EINVAL on any nonzero flag; GET
+ * reported flags 0 and the clock against get_kernel_ns(), CLOCK_BOOTTIME);
  * KVM_CLOCK_TSC_STABLE came with the masterclock (2012-2016), KVM_CLOCK_REALTIME
  * and KVM_CLOCK_HOST_TSC in 2021; KVM_KVMCLOCK_CTRL in v3.5 (2012).
  */

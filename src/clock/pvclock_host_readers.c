@@ -22,11 +22,11 @@ PVCLOCK_HOST_READER(kvm_get_clock, kvm_vm_ioctl_get_clock,
 /*
  * CLK-07: before 55c0cefbdbda the ioctl computed the clock under the lock
  * (get_kvmclock_ns()) and then set KVM_CLOCK_TSC_STABLE from a second,
- * unprotected read of use_master_clock:
+ * unprotected read of use_master_clock.
  *
- *	now_ns = get_kvmclock_ns(kvm);
- *	user_ns.clock = now_ns;
- *	user_ns.flags = kvm->arch.use_master_clock ? KVM_CLOCK_TSC_STABLE : 0;
+ * The clock value and the flag were thus two separate looks at the VM:
+ * a masterclock update in between gave a value computed one way with a
+ * flag that described the other.
  *
  * Here on top of the v6.17 seqcount, which the later 869b44211adc added.
  */

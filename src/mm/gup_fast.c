@@ -24,10 +24,10 @@ static int gup_fast_walk(struct mm_struct *mm, int vpn, int nr, int *pfns, const
 	int got = 0;
 
 	/*
-	 * "With interrupts disabled, we block page table pages from being
-	 * freed from under us ... We do not adopt an rcu_read_lock() here as
-	 * we also want to block IPIs that come from callers of
-	 * tlb_remove_table_sync_one()."
+	 * IRQs off, not rcu_read_lock(): a table free that waits for an IPI
+	 * round (tlb_remove_table_sync_one(), the IPI-based flushes) cannot
+	 * complete while this CPU ignores interrupts, and an RCU read section
+	 * would not hold that IPI off.
 	 */
 	local_irq_save(flags);
 	mm_hook(mm, section, MM_SEC_IRQOFF, true);
