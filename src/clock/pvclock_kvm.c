@@ -28,7 +28,7 @@ void kvm_setup_guest_pvclock(struct kvm_clock_host *h, int v, struct pvclock_vcp
 	WRITE_ONCE(guest->version, hv.version);
 	smp_wmb();
 
-	/* retain PVCLOCK_GUEST_STOPPED if set in guest copy */
+	/* a GUEST_STOPPED the guest has not consumed yet survives the rewrite */
 	hv.flags |= READ_ONCE(guest->flags) & PVCLOCK_GUEST_STOPPED;
 	h->publish(h, v, &hv);
 	pv_memcpy(guest, &hv, sizeof(*guest));

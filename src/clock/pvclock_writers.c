@@ -460,8 +460,8 @@ PVCLOCK_WRITER(kvm_pvclock_writer_set_clock_realtime_backwards,
 		   "now_real_ns > data.realtime guard deleted")
 
 /*
- * CLK-S7: kvm_setup_guest_pvclock() without "retain PVCLOCK_GUEST_STOPPED if
- * set in guest copy": a second update before the guest's watchdog ran
+ * CLK-S7: kvm_setup_guest_pvclock() without carrying the guest copy's
+ * GUEST_STOPPED into the new record: a second update before the guest's watchdog ran
  * drops the flag, and the guest never learns it was stopped.
  */
 static void kvm_setup_guest_pvclock_drop_stopped(struct kvm_clock_host *h, int v,
@@ -494,5 +494,5 @@ PVCLOCK_WRITER(kvm_pvclock_writer_drop_guest_stopped, kvm_pvclock_writer_drop_gu
 	.expect = "flag_contract",
 	.scenario = "KVM_KVMCLOCK_CTRL publishes GUEST_STOPPED on vCPU v; another update of v comes "
 		    "before the guest's watchdog consumed it and drops it",
-	.history = "synthetic mutation of kvm_setup_guest_pvclock() (arch/x86/kvm/x86.c, v6.17): no "
-		   "\"retain PVCLOCK_GUEST_STOPPED if set in guest copy\"")
+	.history = "synthetic mutation of kvm_setup_guest_pvclock() (arch/x86/kvm/x86.c, v6.17): the "
+		   "guest copy's GUEST_STOPPED is not carried into the new record")
